@@ -1,0 +1,65 @@
+namespace Telemetry.Core.Storage;
+
+/// <summary>
+/// The small key-value port the window store is written against. Its semantics mirror Dapr's state API
+/// so the Dapr adapter stays thin: values are opaque bytes (UTF-8 JSON here), every read returns an ETag,
+/// writes can be guarded by one, and a failed guard raises <see cref="ConcurrencyConflictException"/>.
+/// </summary>
+public interface IKeyValueStore
+{
+    /// <summary>Returns the item or null when the key does not exist (or has expired).</summary>
+    Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>One round trip for many keys; missing keys are absent from the result.</summary>
+    Task<IReadOnlyDictionary<string, StoredItem>> GetManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default);
+
+    /// <summary>Applies every operation in one round trip. Stores that support it apply them atomically;
+    /// callers must not rely on it (Dapr's Redis store does not roll back a partly failed transaction),
+    /// which is why the window store commits through one guarded write per GPU and writes new data under
+    /// fresh keys first.</summary>
+    Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default);
+
+    /// <summary>True when the store answers.</summary>
+    Task<bool> PingAsync(CancellationToken cancellationToken = default);
+}
+
+public sealed record StoredItem(string Key, byte[] Value, string ETag);
+
+/// <summary>What a write expects of the key before it: anything, absence, or a given version.</summary>
+public readonly record struct WriteCondition(WriteConditionKind Kind, string? ETag)
+{
+    public static WriteCondition Any => new(WriteConditionKind.Any, null);
+    public static WriteCondition MustNotExist => new(WriteConditionKind.MustNotExist, null);
+    public static WriteCondition Matches(string etag) => new(WriteConditionKind.ETagMatches, etag);
+
+    /// <summary>Guard for a read-modify-write: the item's version if it existed, absence if not.</summary>
+    public static WriteCondition For(StoredItem? readBefore) =>
+        readBefore is null ? MustNotExist : Matches(readBefore.ETag);
+}
+
+public enum WriteConditionKind { Any, MustNotExist, ETagMatches }
+
+public abstract record StateOperation(string Key, WriteCondition Condition);
+
+public sealed record UpsertOperation(string Key, byte[] Value, WriteCondition Condition, TimeSpan? TimeToLive = null)
+    : StateOperation(Key, Condition);
+
+public sealed record DeleteOperation(string Key, WriteCondition Condition) : StateOperation(Key, Condition);
+
+/// <summary>A guarded write found the key in another version than expected.</summary>
+public sealed class ConcurrencyConflictException(string key)
+    : Exception($"State key '{key}' was changed by another writer.")
+{
+    public string Key { get; } = key;
+}
+
+public static class KeyValueStoreExtensions
+{
+    public static Task SaveAsync(this IKeyValueStore store, string key, byte[] value, WriteCondition condition,
+        TimeSpan? timeToLive = null, CancellationToken cancellationToken = default) =>
+        store.ExecuteAsync([new UpsertOperation(key, value, condition, timeToLive)], cancellationToken);
+
+    public static Task DeleteAsync(this IKeyValueStore store, string key, WriteCondition condition,
+        CancellationToken cancellationToken = default) =>
+        store.ExecuteAsync([new DeleteOperation(key, condition)], cancellationToken);
+}

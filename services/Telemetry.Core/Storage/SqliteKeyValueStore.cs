@@ -1,0 +1,180 @@
+using Microsoft.Data.Sqlite;
+
+namespace Telemetry.Core.Storage;
+
+/// <summary>
+/// The embedded durable store (<c>CHECKPOINT_ENABLED=true</c>): one SQLite file in WAL mode. Every
+/// <see cref="ExecuteAsync"/> is one SQLite transaction, so a crash leaves each GPU's window either before
+/// or after a write, never torn. ETags are values of one counter that only grows, so a key deleted and
+/// created again never reuses an ETag a writer may still hold.
+/// </summary>
+public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
+{
+    private const int MaxKeysPerQuery = 500;
+    private readonly SqliteConnection _connection;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TimeProvider _clock;
+    private long _version;
+
+    public SqliteKeyValueStore(string path, TimeProvider? clock = null)
+    {
+        _clock = clock ?? TimeProvider.System;
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (!string.IsNullOrEmpty(directory)) Directory.CreateDirectory(directory);
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = false,
+        }.ToString());
+        _connection.Open();
+        Run("""
+            PRAGMA journal_mode=WAL;
+            PRAGMA synchronous=NORMAL;
+            PRAGMA busy_timeout=5000;
+            CREATE TABLE IF NOT EXISTS kv (
+                key TEXT PRIMARY KEY,
+                value BLOB NOT NULL,
+                version INTEGER NOT NULL,
+                expires_at INTEGER NULL
+            );
+            """);
+        using var max = _connection.CreateCommand();
+        max.CommandText = "SELECT COALESCE(MAX(version), 0) FROM kv";
+        _version = Convert.ToInt64(max.ExecuteScalar());
+    }
+
+    public async Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var items = await GetManyAsync([key], cancellationToken).ConfigureAwait(false);
+        return items.GetValueOrDefault(key);
+    }
+
+    public async Task<IReadOnlyDictionary<string, StoredItem>> GetManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
+    {
+        var result = new Dictionary<string, StoredItem>(keys.Count, StringComparer.Ordinal);
+        if (keys.Count == 0) return result;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+            foreach (var chunk in keys.Chunk(MaxKeysPerQuery))
+            {
+                using var command = _connection.CreateCommand();
+                var names = new string[chunk.Length];
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    names[i] = "$k" + i;
+                    command.Parameters.AddWithValue(names[i], chunk[i]);
+                }
+                command.Parameters.AddWithValue("$now", now);
+                command.CommandText =
+                    $"SELECT key, value, version FROM kv WHERE key IN ({string.Join(',', names)}) AND (expires_at IS NULL OR expires_at > $now)";
+                using var reader = command.ExecuteReader();
+                while (reader.Read())
+                {
+                    var key = reader.GetString(0);
+                    result[key] = new StoredItem(key, (byte[])reader[1], reader.GetInt64(2).ToString());
+                }
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        return result;
+    }
+
+    public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
+    {
+        if (operations.Count == 0) return;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+            using var transaction = _connection.BeginTransaction();
+            foreach (var operation in operations)
+            {
+                if (!Satisfies(operation.Condition, CurrentVersion(transaction, operation.Key, now)))
+                {
+                    transaction.Rollback();
+                    throw new ConcurrencyConflictException(operation.Key);
+                }
+                using var command = _connection.CreateCommand();
+                command.Transaction = transaction;
+                command.Parameters.AddWithValue("$key", operation.Key);
+                if (operation is UpsertOperation upsert)
+                {
+                    command.CommandText = """
+                        INSERT INTO kv (key, value, version, expires_at) VALUES ($key, $value, $version, $expires)
+                        ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at
+                        """;
+                    command.Parameters.AddWithValue("$value", upsert.Value);
+                    command.Parameters.AddWithValue("$version", ++_version);
+                    command.Parameters.AddWithValue("$expires", upsert.TimeToLive is { } ttl
+                        ? now + (long)ttl.TotalMilliseconds
+                        : DBNull.Value);
+                }
+                else
+                {
+                    command.CommandText = "DELETE FROM kv WHERE key = $key";
+                }
+                command.ExecuteNonQuery();
+            }
+            transaction.Commit();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            return Convert.ToInt64(command.ExecuteScalar()) == 1;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        _connection.Dispose();
+        _gate.Dispose();
+    }
+
+    private long? CurrentVersion(SqliteTransaction transaction, string key, long now)
+    {
+        using var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT version FROM kv WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)";
+        command.Parameters.AddWithValue("$key", key);
+        command.Parameters.AddWithValue("$now", now);
+        return command.ExecuteScalar() is long version ? version : null;
+    }
+
+    private static bool Satisfies(WriteCondition condition, long? current) => condition.Kind switch
+    {
+        WriteConditionKind.MustNotExist => current is null,
+        WriteConditionKind.ETagMatches => current is { } version && version.ToString() == condition.ETag,
+        _ => true,
+    };
+
+    private void Run(string sql)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
