@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+using Telemetry.Core.Configuration;
+
+namespace Telemetry.Core.Windows;
+
+/// <summary>How much each GPU's window keeps and how it is cut into stored values.</summary>
+public sealed class WindowOptions
+{
+    /// <summary><c>MAX_ENTRIES</c>: samples kept per GPU; the oldest go first.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxEntries { get; set; } = ServiceDefaults.MaxEntries;
+
+    /// <summary>Samples per stored segment. Bounds every value (about 30 bytes a sample, so ~60 kB) whatever
+    /// <see cref="MaxEntries"/> is, and bounds what one append rewrites.</summary>
+    [Range(16, 20_000)]
+    public int SegmentCapacity { get; set; } = 2048;
+
+    /// <summary>Guarded writes retried this many times before the batch is reported as failed.</summary>
+    [Range(1, 1000)]
+    public int MaxWriteAttempts { get; set; } = 64;
+}

@@ -1,0 +1,252 @@
+using Telemetry.Core.Model;
+using Telemetry.Core.Storage;
+
+namespace Telemetry.Core.Windows;
+
+/// <summary>
+/// What one append does to one GPU's window, worked out in two steps so a whole batch costs one bulk read
+/// of manifests, at most one bulk read of segments and one write: <see cref="Create"/> decides from the
+/// manifest which segments must be read; <see cref="Build"/> merges, evicts and produces the writes.
+/// <para>Invariant kept: segments are sorted, their time ranges disjoint, and the window is exactly the
+/// <c>MaxEntries</c> greatest samples (by time, then metric) ever offered, whatever the arrival order.</para>
+/// </summary>
+internal sealed class WindowPlan
+{
+    private readonly WindowOptions _options;
+    private readonly WindowManifest _manifest;
+    private readonly MetricSample[] _late;   // at or before the newest stored instant: may repeat stored samples
+    private readonly MetricSample[] _tail;   // strictly newer than anything stored
+    private readonly int _runStart, _runEnd; // segments [start, end] overlapping the late samples; empty when end < start
+    private readonly int _mergeFrom;         // first trailing segment folded into the tail segment
+
+    public GpuIdentity Gpu { get; }
+    public StoredItem? ManifestRead { get; }
+    public bool IsNewGpu => ManifestRead is null;
+    public bool IdentityChanged { get; }
+    public IReadOnlyList<string> SegmentKeysToRead { get; }
+
+    // Results of Build.
+    public int Added { get; private set; }
+    public int Duplicates { get; private set; }
+    public int Evicted { get; private set; }
+    public bool Changed => Added > 0;
+    public List<string> NewSegmentKeys { get; } = [];
+    public List<StateOperation> Writes { get; } = [];
+    public List<string> ReplacedSegmentKeys { get; } = [];
+
+    private WindowPlan(WindowOptions options, GpuIdentity gpu, StoredItem? manifestRead, WindowManifest manifest,
+        MetricSample[] late, MetricSample[] tail, int tooOld, int runStart, int runEnd, int mergeFrom)
+    {
+        _options = options;
+        Gpu = gpu;
+        ManifestRead = manifestRead;
+        _manifest = manifest;
+        _late = late;
+        _tail = tail;
+        Evicted = tooOld;
+        _runStart = runStart;
+        _runEnd = runEnd;
+        _mergeFrom = mergeFrom;
+        IdentityChanged = manifestRead is not null && manifest.Gpu != gpu;
+        var keys = new List<string>();
+        for (var i = runStart; i <= runEnd; i++) keys.Add(WindowKeys.Segment(gpu.Uuid, manifest.Segments[i].Id));
+        for (var i = mergeFrom; i < manifest.Segments.Count; i++) keys.Add(WindowKeys.Segment(gpu.Uuid, manifest.Segments[i].Id));
+        SegmentKeysToRead = keys;
+    }
+
+    /// <param name="samples">The GPU's new samples, sorted and distinct.</param>
+    public static WindowPlan Create(WindowOptions options, GpuIdentity gpu, IReadOnlyList<MetricSample> samples, StoredItem? manifestRead)
+    {
+        var manifest = manifestRead is null ? new WindowManifest { Gpu = gpu } : WindowCodec.DecodeManifest(manifestRead.Value);
+        var segments = manifest.Segments;
+        var first = 0;
+        if (segments.Count > 0 && manifest.Retained >= options.MaxEntries)
+        {
+            // A full window keeps only samples newer than its oldest: anything before the first segment is out.
+            while (first < samples.Count && samples[first].Timestamp.Ticks < segments[0].From) first++;
+        }
+        var newest = segments.Count > 0 ? segments[^1].To : long.MinValue;
+        var split = first;
+        while (split < samples.Count && samples[split].Timestamp.Ticks <= newest) split++;
+        var late = Slice(samples, first, split);
+        var tail = Slice(samples, split, samples.Count);
+
+        int runStart = 0, runEnd = -1;
+        if (late.Length > 0)
+        {
+            long lo = late[0].Timestamp.Ticks, hi = late[^1].Timestamp.Ticks;
+            runStart = 0;
+            while (runStart < segments.Count && segments[runStart].To < lo) runStart++;
+            runEnd = segments.Count - 1;
+            while (runEnd >= 0 && segments[runEnd].From > hi) runEnd--;
+        }
+
+        // Fold the new tail into the trailing segments while they are no bigger than what is being written:
+        // a binary counter, so each sample is rewritten about log2(capacity / batch) times, never per append.
+        var mergeFrom = segments.Count;
+        if (late.Length == 0 && tail.Length > 0 && tail.Length <= options.SegmentCapacity)
+        {
+            var size = tail.Length;
+            while (mergeFrom > 0)
+            {
+                var candidate = segments[mergeFrom - 1];
+                var retained = candidate.Count - candidate.Skip;
+                if (retained > size || retained + size > options.SegmentCapacity) break;
+                size += retained;
+                mergeFrom--;
+            }
+        }
+        return new WindowPlan(options, gpu, manifestRead, manifest, late, tail, first, runStart, runEnd, mergeFrom);
+    }
+
+    /// <summary>Builds the writes from the segments read. False when a segment the manifest names is gone:
+    /// another writer replaced it, so the manifest read is stale and the GPU must be planned again.</summary>
+    public bool Build(IReadOnlyDictionary<string, StoredItem> segmentsRead, Func<WindowManifest, string> newSegmentId)
+    {
+        var segments = _manifest.Segments;
+        var result = new List<SegmentRef>(segments.Count + 2);
+        for (var i = 0; i < Math.Min(_runStart, _mergeFrom); i++) result.Add(segments[i]);
+
+        if (_late.Length > 0)
+        {
+            var merged = _late.ToList();
+            if (_runEnd >= _runStart)
+            {
+                if (!TryLoad(segmentsRead, _runStart, _runEnd, out var existing)) return false;
+                merged = SampleOrder.Merge(existing, _late, out var duplicates);
+                Duplicates = duplicates;
+            }
+            Added += _late.Length - Duplicates;
+            if (Added > 0)
+            {
+                for (var i = _runStart; i <= _runEnd; i++) Replace(segments[i]);
+                result.AddRange(WriteSegments([.. merged], newSegmentId));
+            }
+            else
+            {
+                for (var i = _runStart; i <= _runEnd; i++) result.Add(segments[i]);
+            }
+            for (var i = Math.Max(_runStart, _runEnd + 1); i < segments.Count; i++) result.Add(segments[i]);
+        }
+        else
+        {
+            for (var i = _runStart; i < _mergeFrom; i++) result.Add(segments[i]);
+        }
+
+        if (_tail.Length > 0)
+        {
+            MetricSample[] content = _tail;
+            if (_mergeFrom < segments.Count)
+            {
+                if (!TryLoad(segmentsRead, _mergeFrom, segments.Count - 1, out var existing)) return false;
+                existing.AddRange(_tail);
+                content = [.. existing];
+                for (var i = _mergeFrom; i < segments.Count; i++) Replace(segments[i]);
+            }
+            Added += _tail.Length;
+            result.AddRange(WriteSegments(content, newSegmentId));
+        }
+        if (!Changed)
+        {
+            Writes.Clear();
+            NewSegmentKeys.Clear();
+            ReplacedSegmentKeys.Clear();
+            return true;
+        }
+
+        Evict(result);
+        _manifest.Segments = result;
+        _manifest.Gpu = Gpu;
+        var newestAdded = Math.Max(_late.Length > 0 ? _late[^1].Timestamp.Ticks : 0, _tail.Length > 0 ? _tail[^1].Timestamp.Ticks : 0);
+        var oldestAdded = _late.Length > 0 ? _late[0].Timestamp.Ticks : _tail[0].Timestamp.Ticks;
+        _manifest.LastSeen = Math.Max(_manifest.LastSeen, newestAdded);
+        _manifest.FirstSeen = _manifest.FirstSeen == 0 ? oldestAdded : Math.Min(_manifest.FirstSeen, oldestAdded);
+        Writes.Add(new UpsertOperation(WindowKeys.Manifest(Gpu.Uuid), WindowCodec.Encode(_manifest), WriteCondition.For(ManifestRead)));
+        return true;
+    }
+
+    /// <summary>True when <paramref name="current"/> still names a segment this plan wrote, i.e. this plan's
+    /// manifest committed. If a later writer has already folded those segments away the answer is false and
+    /// the samples are planned again, which is harmless: they are then found stored and count as repeats.</summary>
+    public bool IsCommittedIn(StoredItem? current)
+    {
+        if (current is null || NewSegmentKeys.Count == 0) return false;
+        foreach (var segment in WindowCodec.DecodeManifest(current.Value).Segments)
+        {
+            if (NewSegmentKeys.Contains(WindowKeys.Segment(Gpu.Uuid, segment.Id))) return true;
+        }
+        return false;
+    }
+
+    private void Evict(List<SegmentRef> segments)
+    {
+        var total = 0;
+        foreach (var segment in segments) total += segment.Count - segment.Skip;
+        while (total > _options.MaxEntries)
+        {
+            var head = segments[0];
+            var retained = head.Count - head.Skip;
+            var excess = total - _options.MaxEntries;
+            if (retained <= excess)
+            {
+                segments.RemoveAt(0);
+                DropSegment(head);
+                total -= retained;
+                Evicted += retained;
+            }
+            else
+            {
+                segments[0] = head with { Skip = head.Skip + excess };
+                total -= excess;
+                Evicted += excess;
+            }
+        }
+    }
+
+    private void DropSegment(SegmentRef segment)
+    {
+        var key = WindowKeys.Segment(Gpu.Uuid, segment.Id);
+        if (NewSegmentKeys.Remove(key))
+        {
+            Writes.RemoveAll(write => write.Key == key); // written in this plan: simply never write it
+        }
+        else
+        {
+            ReplacedSegmentKeys.Add(key);
+        }
+    }
+
+    private void Replace(SegmentRef segment) => ReplacedSegmentKeys.Add(WindowKeys.Segment(Gpu.Uuid, segment.Id));
+
+    private IEnumerable<SegmentRef> WriteSegments(MetricSample[] samples, Func<WindowManifest, string> newSegmentId)
+    {
+        foreach (var piece in SampleOrder.Split(samples, _options.SegmentCapacity))
+        {
+            var id = newSegmentId(_manifest);
+            var key = WindowKeys.Segment(Gpu.Uuid, id);
+            NewSegmentKeys.Add(key);
+            Writes.Add(new UpsertOperation(key, WindowCodec.Encode(piece.AsSpan()), WriteCondition.Any));
+            yield return new SegmentRef(id, piece.Count, piece[0].Timestamp.Ticks, piece[^1].Timestamp.Ticks);
+        }
+    }
+
+    private bool TryLoad(IReadOnlyDictionary<string, StoredItem> read, int from, int to, out List<MetricSample> samples)
+    {
+        samples = [];
+        for (var i = from; i <= to; i++)
+        {
+            var segment = _manifest.Segments[i];
+            if (!read.TryGetValue(WindowKeys.Segment(Gpu.Uuid, segment.Id), out var item)) return false;
+            var decoded = WindowCodec.DecodeSegment(item.Value);
+            samples.AddRange(decoded.AsSpan(segment.Skip));
+        }
+        return true;
+    }
+
+    private static MetricSample[] Slice(IReadOnlyList<MetricSample> samples, int from, int to)
+    {
+        var slice = new MetricSample[to - from];
+        for (var i = from; i < to; i++) slice[i - from] = samples[i];
+        return slice;
+    }
+}

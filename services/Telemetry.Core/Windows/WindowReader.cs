@@ -1,0 +1,146 @@
+using Telemetry.Core.Model;
+using Telemetry.Core.Queries;
+using Telemetry.Core.Storage;
+
+namespace Telemetry.Core.Windows;
+
+/// <summary>
+/// Reads windows for the gateway. Every query costs a fixed, small number of store round trips: one for the
+/// manifest (or the directory), one bulk read for the segments the time range needs, and — only when a
+/// metric filter leaves the first guess short — one more. A segment deleted between the two reads (a writer
+/// compacted it) makes the read start over from a fresh manifest.
+/// </summary>
+public sealed class WindowReader(IKeyValueStore store)
+{
+    private const int MaxReadAttempts = 5;
+
+    public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
+
+    public async Task<GpuSummary?> GetGpuAsync(string uuid, CancellationToken cancellationToken = default)
+    {
+        var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
+        return item is null ? null : Summarise(WindowCodec.DecodeManifest(item.Value));
+    }
+
+    public async Task<GpuPage> ListGpusAsync(GpuListQuery query, CancellationToken cancellationToken = default)
+    {
+        var known = await ReadDirectoryAsync(cancellationToken).ConfigureAwait(false);
+        if (query.Hostname is { } hostname) known = known.FindAll(gpu => gpu.Hostname == hostname);
+        known.Sort(static (a, b) =>
+        {
+            var byHost = string.CompareOrdinal(a.Hostname, b.Hostname);
+            if (byHost != 0) return byHost;
+            var byIndex = a.GpuIndex.CompareTo(b.GpuIndex);
+            return byIndex != 0 ? byIndex : string.CompareOrdinal(a.Uuid, b.Uuid);
+        });
+        var page = known.Skip(query.Offset).Take(query.Limit).ToList();
+        var manifests = await store.GetManyAsync(page.ConvertAll(gpu => WindowKeys.Manifest(gpu.Uuid)), cancellationToken)
+            .ConfigureAwait(false);
+        var summaries = new List<GpuSummary>(page.Count);
+        foreach (var gpu in page)
+        {
+            // A GPU is listed once its first samples committed; one registered by a writer that then died is not.
+            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item))
+            {
+                summaries.Add(Summarise(WindowCodec.DecodeManifest(item.Value)));
+            }
+        }
+        return new GpuPage(summaries, known.Count, query.Offset + page.Count < known.Count);
+    }
+
+    public async Task<IReadOnlyList<HostSummary>> ListHostsAsync(CancellationToken cancellationToken = default)
+    {
+        var known = await ReadDirectoryAsync(cancellationToken).ConfigureAwait(false);
+        var hosts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var gpu in known) hosts[gpu.Hostname] = hosts.GetValueOrDefault(gpu.Hostname) + 1;
+        return [.. hosts.Select(host => new HostSummary(host.Key, host.Value))];
+    }
+
+    /// <summary>Null when the GPU has no window.</summary>
+    public async Task<TelemetryPage?> QueryAsync(string uuid, TelemetryQuery query, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
+            if (item is null) return null;
+            var page = await TryQueryAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
+            if (page is not null) return page;
+            if (attempt == MaxReadAttempts)
+            {
+                throw new InvalidOperationException($"The window of GPU '{uuid}' kept changing during {MaxReadAttempts} reads.");
+            }
+        }
+    }
+
+    private async Task<TelemetryPage?> TryQueryAsync(WindowManifest manifest, TelemetryQuery query, CancellationToken cancellationToken)
+    {
+        var from = query.Start?.Ticks ?? long.MinValue;
+        if (query.After is { } after) from = Math.Max(from, after.Ticks);
+        var to = query.End?.Ticks ?? long.MaxValue;
+
+        var candidates = new List<int>();
+        for (var i = 0; i < manifest.Segments.Count; i++)
+        {
+            var segment = manifest.Segments[i];
+            if (segment.To >= from && segment.From <= to) candidates.Add(i);
+        }
+
+        var wanted = query.Limit + 1; // one more than a page tells whether another page exists
+        var found = new List<MetricSample>(Math.Min(wanted, 4096));
+        var next = 0;
+        while (next < candidates.Count && found.Count < wanted)
+        {
+            // First round: just enough segments to fill a page if every sample matched; then all the rest.
+            var take = candidates.Count - next;
+            if (next == 0)
+            {
+                var expected = 0;
+                take = 0;
+                while (next + take < candidates.Count && expected < wanted)
+                {
+                    var segment = manifest.Segments[candidates[next + take]];
+                    expected += segment.Count - segment.Skip;
+                    take++;
+                }
+            }
+            var keys = new List<string>(take);
+            for (var i = next; i < next + take; i++) keys.Add(WindowKeys.Segment(manifest.Gpu.Uuid, manifest.Segments[candidates[i]].Id));
+            var read = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+            for (var i = next; i < next + take && found.Count < wanted; i++)
+            {
+                var segment = manifest.Segments[candidates[i]];
+                if (!read.TryGetValue(WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id), out var stored)) return null;
+                var samples = WindowCodec.DecodeSegment(stored.Value);
+                for (var s = segment.Skip; s < samples.Length && found.Count < wanted; s++)
+                {
+                    var sample = samples[s];
+                    var ticks = sample.Timestamp.Ticks;
+                    if (ticks < from) continue;
+                    if (ticks > to) break;
+                    if (query.After is { } position && !position.Precedes(sample)) continue;
+                    if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
+                    found.Add(sample);
+                }
+            }
+            next += take;
+        }
+
+        if (found.Count <= query.Limit) return new TelemetryPage(found, null);
+        found.RemoveAt(found.Count - 1);
+        return new TelemetryPage(found, TelemetryCursor.After(found[^1]));
+    }
+
+    private async Task<List<GpuIdentity>> ReadDirectoryAsync(CancellationToken cancellationToken)
+    {
+        var buckets = await store.GetManyAsync(WindowKeys.AllDirectoryBuckets, cancellationToken).ConfigureAwait(false);
+        var gpus = new List<GpuIdentity>();
+        foreach (var bucket in buckets.Values) gpus.AddRange(WindowCodec.DecodeBucket(bucket.Value).Gpus);
+        return gpus;
+    }
+
+    private static GpuSummary Summarise(WindowManifest manifest) => new(
+        manifest.Gpu,
+        new DateTime(manifest.FirstSeen, DateTimeKind.Utc),
+        new DateTime(manifest.LastSeen, DateTimeKind.Utc),
+        manifest.Retained);
+}

@@ -1,0 +1,206 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Telemetry.Core.Model;
+using Telemetry.Core.Storage;
+
+namespace Telemetry.Core.Windows;
+
+/// <summary>What one append did.</summary>
+public readonly record struct AppendResult(int Stored, int Duplicates, int Evicted, int Conflicts)
+{
+    public static AppendResult operator +(AppendResult a, AppendResult b) =>
+        new(a.Stored + b.Stored, a.Duplicates + b.Duplicates, a.Evicted + b.Evicted, a.Conflicts + b.Conflicts);
+}
+
+/// <summary>The store still refused the batch after every retry (a persistent conflict or fault).</summary>
+public sealed class WindowWriteException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Appends batches to per-GPU windows through any <see cref="IKeyValueStore"/>. Safe for any number of
+/// concurrent writers, in one process or many: each GPU's manifest is the commit point, written only if
+/// its ETag is unchanged since it was read; new samples go to fresh segment keys first, and segments a
+/// manifest no longer names are deleted only after that manifest committed. A conflict re-plans just the
+/// GPUs that did not commit, and repeated samples are recognised, so retrying is always safe.
+/// </summary>
+public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, ILogger<WindowWriter>? logger = null)
+{
+    private readonly ILogger _logger = logger ?? NullLogger<WindowWriter>.Instance;
+
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<GpuSamples> batch, CancellationToken cancellationToken = default)
+    {
+        var pending = Normalise(batch, out var repeatedInBatch);
+        var result = new AppendResult(0, repeatedInBatch, 0, 0);
+        for (var attempt = 1; pending.Count > 0; attempt++)
+        {
+            if (attempt > options.MaxWriteAttempts)
+            {
+                throw new WindowWriteException(
+                    $"{pending.Count} GPU window(s) still conflicting after {options.MaxWriteAttempts} attempts.");
+            }
+            if (attempt > 1) await Backoff(attempt, cancellationToken).ConfigureAwait(false);
+
+            var plans = await PlanAsync(pending, cancellationToken).ConfigureAwait(false);
+            var writes = new List<StateOperation>();
+            var building = new List<WindowPlan>();
+            foreach (var plan in plans)
+            {
+                if (plan is null) continue; // stale read: planned again next attempt
+                if (!plan.Changed)
+                {
+                    result += new AppendResult(0, plan.Duplicates, plan.Evicted, 0);
+                    pending.Remove(plan.Gpu.Uuid);
+                    continue;
+                }
+                writes.AddRange(plan.Writes);
+                building.Add(plan);
+            }
+            if (building.Count == 0) continue;
+
+            await RegisterAsync(building, cancellationToken).ConfigureAwait(false);
+            var committed = building;
+            try
+            {
+                await store.ExecuteAsync(writes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ConcurrencyConflictException conflict)
+            {
+                result += new AppendResult(0, 0, 0, 1);
+                _logger.LogDebug("Write conflict on {Key}; re-planning the GPUs that did not commit", conflict.Key);
+                committed = await SortOutConflictAsync(building, cancellationToken).ConfigureAwait(false);
+            }
+
+            var obsolete = new List<StateOperation>();
+            foreach (var plan in committed)
+            {
+                result += new AppendResult(plan.Added, plan.Duplicates, plan.Evicted, 0);
+                pending.Remove(plan.Gpu.Uuid);
+                foreach (var key in plan.ReplacedSegmentKeys) obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
+            }
+            if (obsolete.Count > 0) await store.ExecuteAsync(obsolete, cancellationToken).ConfigureAwait(false);
+        }
+        return result;
+    }
+
+    private async Task<List<WindowPlan?>> PlanAsync(Dictionary<string, PendingGpu> pending, CancellationToken cancellationToken)
+    {
+        var manifestKeys = new List<string>(pending.Count);
+        foreach (var uuid in pending.Keys) manifestKeys.Add(WindowKeys.Manifest(uuid));
+        var manifests = await store.GetManyAsync(manifestKeys, cancellationToken).ConfigureAwait(false);
+
+        var plans = new List<WindowPlan>(pending.Count);
+        var segmentKeys = new List<string>();
+        foreach (var (uuid, gpu) in pending)
+        {
+            var plan = WindowPlan.Create(options, gpu.Identity, gpu.Samples, manifests.GetValueOrDefault(WindowKeys.Manifest(uuid)));
+            plans.Add(plan);
+            segmentKeys.AddRange(plan.SegmentKeysToRead);
+        }
+        var segments = segmentKeys.Count == 0
+            ? new Dictionary<string, StoredItem>()
+            : await store.GetManyAsync(segmentKeys, cancellationToken).ConfigureAwait(false);
+
+        var nonce = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8];
+        var built = new List<WindowPlan?>(plans.Count);
+        foreach (var plan in plans)
+        {
+            built.Add(plan.Build(segments, manifest => $"{manifest.NextSegment++:x}-{nonce}") ? plan : null);
+        }
+        return built;
+    }
+
+    /// <summary>After a failed guarded write, finds which GPUs committed anyway (a store whose transactions are
+    /// not atomic may apply some) and removes the segments written for the others.</summary>
+    private async Task<List<WindowPlan>> SortOutConflictAsync(List<WindowPlan> plans, CancellationToken cancellationToken)
+    {
+        var keys = plans.ConvertAll(plan => WindowKeys.Manifest(plan.Gpu.Uuid));
+        var current = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        var committed = new List<WindowPlan>();
+        var orphans = new List<StateOperation>();
+        foreach (var plan in plans)
+        {
+            if (plan.IsCommittedIn(current.GetValueOrDefault(WindowKeys.Manifest(plan.Gpu.Uuid))))
+            {
+                committed.Add(plan);
+                continue;
+            }
+            foreach (var key in plan.NewSegmentKeys) orphans.Add(new DeleteOperation(key, WriteCondition.Any));
+        }
+        if (orphans.Count > 0) await store.ExecuteAsync(orphans, cancellationToken).ConfigureAwait(false);
+        return committed;
+    }
+
+    /// <summary>Adds new GPUs (or changed identities) to the directory before their first manifest commits,
+    /// so a GPU with data is always listed.</summary>
+    private async Task RegisterAsync(List<WindowPlan> plans, CancellationToken cancellationToken)
+    {
+        var byBucket = new Dictionary<string, List<GpuIdentity>>();
+        foreach (var plan in plans)
+        {
+            if (!plan.IsNewGpu && !plan.IdentityChanged) continue;
+            var key = WindowKeys.DirectoryBucket(WindowKeys.BucketOf(plan.Gpu.Uuid));
+            if (!byBucket.TryGetValue(key, out var list)) byBucket[key] = list = [];
+            list.Add(plan.Gpu);
+        }
+        for (var attempt = 1; byBucket.Count > 0; attempt++)
+        {
+            if (attempt > options.MaxWriteAttempts) throw new WindowWriteException("GPU directory kept conflicting.");
+            if (attempt > 1) await Backoff(attempt, cancellationToken).ConfigureAwait(false);
+            var current = await store.GetManyAsync(byBucket.Keys, cancellationToken).ConfigureAwait(false);
+            var writes = new List<StateOperation>();
+            foreach (var (key, gpus) in byBucket)
+            {
+                var read = current.GetValueOrDefault(key);
+                var bucket = read is null ? new DirectoryBucket() : WindowCodec.DecodeBucket(read.Value);
+                var changed = false;
+                foreach (var gpu in gpus)
+                {
+                    var index = bucket.Gpus.FindIndex(known => known.Uuid == gpu.Uuid);
+                    if (index >= 0 && bucket.Gpus[index] == gpu) continue;
+                    if (index >= 0) bucket.Gpus[index] = gpu;
+                    else bucket.Gpus.Add(gpu);
+                    changed = true;
+                }
+                if (changed) writes.Add(new UpsertOperation(key, WindowCodec.Encode(bucket), WriteCondition.For(read)));
+            }
+            try
+            {
+                // One bucket per write keeps a conflict on one from undoing the others on non-atomic stores.
+                foreach (var write in writes)
+                {
+                    await store.ExecuteAsync([write], cancellationToken).ConfigureAwait(false);
+                    byBucket.Remove(write.Key);
+                }
+                byBucket.Clear();
+            }
+            catch (ConcurrencyConflictException)
+            {
+                // Re-read and retry the buckets not yet written.
+            }
+        }
+    }
+
+    private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 2 + Math.Min(attempt, 10) * 5)), cancellationToken);
+
+    private sealed record PendingGpu(GpuIdentity Identity, List<MetricSample> Samples);
+
+    private static Dictionary<string, PendingGpu> Normalise(IReadOnlyList<GpuSamples> batch, out int repeated)
+    {
+        var pending = new Dictionary<string, PendingGpu>(StringComparer.Ordinal);
+        foreach (var group in batch)
+        {
+            if (!pending.TryGetValue(group.Gpu.Uuid, out var gpu))
+            {
+                pending[group.Gpu.Uuid] = gpu = new PendingGpu(group.Gpu, new List<MetricSample>(group.Samples.Count));
+            }
+            else if (gpu.Identity != group.Gpu)
+            {
+                pending[group.Gpu.Uuid] = gpu = gpu with { Identity = group.Gpu };
+            }
+            gpu.Samples.AddRange(group.Samples);
+        }
+        repeated = 0;
+        foreach (var gpu in pending.Values) repeated += SampleOrder.SortDistinct(gpu.Samples);
+        return pending;
+    }
+}
