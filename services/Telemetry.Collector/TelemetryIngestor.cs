@@ -1,0 +1,55 @@
+using Telemetry.Core.Model;
+using Telemetry.Core.Pipeline;
+using Telemetry.Core.Windows;
+using Telemetry.Hosting;
+
+namespace Telemetry.Collector;
+
+/// <summary>The collector's one job, whatever delivers the batches: drop invalid samples (counted by
+/// reason), then append the rest to the GPU windows.</summary>
+public sealed partial class TelemetryIngestor(WindowWriter writer, TimeProvider time, ILogger<TelemetryIngestor> logger) : IBatchSink
+{
+    public async Task<AppendResult> IngestAsync(TelemetryBatch batch, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var valid = new List<GpuSamples>(batch.Gpus.Count);
+        var rejected = 0;
+        foreach (var group in batch.Gpus)
+        {
+            if (SampleValidator.CheckGpu(group.Gpu) is { } gpuProblem)
+            {
+                Reject(gpuProblem, group.Samples.Count);
+                rejected += group.Samples.Count;
+                continue;
+            }
+            List<MetricSample>? kept = null;
+            for (var i = 0; i < group.Samples.Count; i++)
+            {
+                if (SampleValidator.CheckSample(group.Samples[i], now) is { } problem)
+                {
+                    kept ??= [.. group.Samples.Take(i)];
+                    Reject(problem, 1);
+                    rejected++;
+                }
+                else
+                {
+                    kept?.Add(group.Samples[i]);
+                }
+            }
+            valid.Add(kept is null ? group : group with { Samples = kept });
+        }
+        if (rejected > 0) LogRejected(batch.BatchId, rejected);
+
+        var result = await writer.AppendAsync(valid, cancellationToken);
+        TelemetryMetrics.SamplesStored.Inc(result.Stored);
+        TelemetryMetrics.DuplicatesDropped.Inc(result.Duplicates);
+        TelemetryMetrics.SamplesEvicted.Inc(result.Evicted);
+        TelemetryMetrics.WriteConflicts.Inc(result.Conflicts);
+        return result;
+    }
+
+    private static void Reject(string reason, int count) => TelemetryMetrics.SamplesRejected.WithLabels(reason).Inc(count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Batch {BatchId}: {Count} invalid samples not stored (see telemetry_samples_rejected_total)")]
+    private partial void LogRejected(string batchId, int count);
+}

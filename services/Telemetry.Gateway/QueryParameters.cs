@@ -1,0 +1,103 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Telemetry.Core.Queries;
+
+namespace Telemetry.Gateway;
+
+/// <summary>Turns query strings into queries, or into a 400 that says exactly what was wrong.
+/// Parsing is done here rather than by model binding so every message names the parameter and what it expects.</summary>
+internal static class QueryParameters
+{
+    public const int MaxGpuPage = 1000, DefaultGpuPage = 100;
+    public const int MaxTelemetryPage = 10_000, DefaultTelemetryPage = 1000;
+
+    public static bool TryParseLimit(string? text, int fallback, int max, out int limit, out ProblemHttpResult? problem)
+    {
+        problem = null;
+        limit = fallback;
+        if (text is null) return true;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > max)
+        {
+            problem = BadRequest($"limit must be a whole number from 1 to {max}; got '{Shorten(text)}'.");
+            return false;
+        }
+        return true;
+    }
+
+    public static bool TryParseOffset(string? text, out int offset, out ProblemHttpResult? problem)
+    {
+        problem = null;
+        offset = 0;
+        if (text is null) return true;
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out offset))
+        {
+            problem = BadRequest($"offset must be a whole number of 0 or more; got '{Shorten(text)}'.");
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>RFC 3339 date-time; without an offset the time is taken as UTC.</summary>
+    public static bool TryParseTime(string name, string? text, out DateTime? time, out ProblemHttpResult? problem)
+    {
+        problem = null;
+        time = null;
+        if (text is null) return true;
+        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture,
+                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            problem = BadRequest($"{name} must be an RFC 3339 date-time such as 2025-07-18T20:42:34Z; got '{Shorten(text)}'.");
+            return false;
+        }
+        time = parsed.UtcDateTime;
+        return true;
+    }
+
+    public static bool TryParseTelemetry(string? start, string? end, string[]? metrics, string? limitText, string? cursorText,
+        out TelemetryQuery query, out ProblemHttpResult? problem)
+    {
+        query = new TelemetryQuery();
+        if (!TryParseTime("start_time", start, out var from, out problem)) return false;
+        if (!TryParseTime("end_time", end, out var to, out problem)) return false;
+        if (from > to)
+        {
+            problem = BadRequest($"start_time ({from:O}) is after end_time ({to:O}).");
+            return false;
+        }
+        if (!TryParseLimit(limitText, DefaultTelemetryPage, MaxTelemetryPage, out var limit, out problem)) return false;
+        TelemetryCursor? cursor = null;
+        if (cursorText is not null)
+        {
+            if (!TelemetryCursor.TryDecode(cursorText, out var decoded))
+            {
+                problem = BadRequest("cursor is not one this API issued; pass next_cursor from the previous page unchanged.");
+                return false;
+            }
+            cursor = decoded;
+        }
+        HashSet<string>? metricSet = null;
+        if (metrics is { Length: > 0 })
+        {
+            metricSet = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var metric in metrics)
+            {
+                if (string.IsNullOrWhiteSpace(metric))
+                {
+                    problem = BadRequest("metric must not be empty.");
+                    return false;
+                }
+                metricSet.Add(metric);
+            }
+        }
+        query = new TelemetryQuery(from, to, metricSet, limit, cursor);
+        return true;
+    }
+
+    public static ProblemHttpResult BadRequest(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
+
+    public static ProblemHttpResult NotFound(string detail) =>
+        TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status404NotFound, title: "Not found");
+
+    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
+}

@@ -1,0 +1,105 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Telemetry.Core.Queries;
+using Telemetry.Core.Windows;
+
+namespace Telemetry.Gateway;
+
+/// <summary>The REST API, one group of endpoints under <c>/api/v1</c>.</summary>
+public static class TelemetryApi
+{
+    public static IEndpointRouteBuilder MapTelemetryApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1").WithTags("Telemetry")
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status500InternalServerError);
+        api.MapGet("/gpus", ListGpus).WithName("ListGpus")
+            .WithSummary("GPUs with data, ordered by hostname then GPU index.");
+        api.MapGet("/gpus/{id}", GetGpu).WithName("GetGpu")
+            .WithSummary("One GPU by uuid.");
+        api.MapGet("/gpus/{id}/telemetry", GetTelemetry).WithName("GetGpuTelemetry")
+            .WithSummary("A GPU's samples ordered by time; start_time and end_time are inclusive.");
+        api.MapGet("/hosts", ListHosts).WithName("ListHosts")
+            .WithSummary("Hosts with the number of GPUs reporting from each.");
+        api.MapGet("/hosts/{hostname}/gpus", ListHostGpus).WithName("ListHostGpus")
+            .WithSummary("The GPUs of one host, ordered by GPU index.");
+        return app;
+    }
+
+    internal static async Task<Results<Ok<GpuListResponse>, ProblemHttpResult>> ListGpus(
+        WindowReader reader,
+        [FromQuery] string? hostname,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "offset")] string? offset,
+        CancellationToken cancellationToken)
+    {
+        if (!QueryParameters.TryParseLimit(limit, QueryParameters.DefaultGpuPage, QueryParameters.MaxGpuPage, out var pageSize, out var problem)
+            || !QueryParameters.TryParseOffset(offset, out var skip, out problem))
+        {
+            return problem!;
+        }
+        var page = await reader.ListGpusAsync(new GpuListQuery(hostname, pageSize, skip), cancellationToken);
+        return TypedResults.Ok(ToResponse(page, pageSize, skip));
+    }
+
+    internal static async Task<Results<Ok<GpuResponse>, ProblemHttpResult>> GetGpu(
+        WindowReader reader, string id, CancellationToken cancellationToken)
+    {
+        var gpu = await reader.GetGpuAsync(id, cancellationToken);
+        return gpu is null ? UnknownGpu(id) : TypedResults.Ok(GpuResponse.From(gpu));
+    }
+
+    internal static async Task<Results<Ok<TelemetryResponse>, ProblemHttpResult>> GetTelemetry(
+        WindowReader reader,
+        string id,
+        [FromQuery(Name = "start_time")] string? startTime,
+        [FromQuery(Name = "end_time")] string? endTime,
+        [FromQuery(Name = "metric")] string[]? metric,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "cursor")] string? cursor,
+        CancellationToken cancellationToken)
+    {
+        if (!QueryParameters.TryParseTelemetry(startTime, endTime, metric, limit, cursor, out var query, out var problem))
+        {
+            return problem!;
+        }
+        var page = await reader.QueryAsync(id, query, cancellationToken);
+        if (page is null) return UnknownGpu(id);
+        var data = new TelemetryPoint[page.Samples.Count];
+        for (var i = 0; i < data.Length; i++)
+        {
+            var sample = page.Samples[i];
+            data[i] = new TelemetryPoint(sample.Timestamp, sample.MetricName, sample.Value, sample.SourceTimestamp);
+        }
+        return TypedResults.Ok(new TelemetryResponse(id, data, new CursorPagination(query.Limit, page.Next?.Encode())));
+    }
+
+    internal static async Task<Ok<HostListResponse>> ListHosts(WindowReader reader, CancellationToken cancellationToken)
+    {
+        var hosts = await reader.ListHostsAsync(cancellationToken);
+        return TypedResults.Ok(new HostListResponse([.. hosts.Select(host => new HostResponse(host.Hostname, host.Gpus))], hosts.Count));
+    }
+
+    internal static async Task<Results<Ok<GpuListResponse>, ProblemHttpResult>> ListHostGpus(
+        WindowReader reader,
+        string hostname,
+        [FromQuery(Name = "limit")] string? limit,
+        [FromQuery(Name = "offset")] string? offset,
+        CancellationToken cancellationToken)
+    {
+        if (!QueryParameters.TryParseLimit(limit, QueryParameters.DefaultGpuPage, QueryParameters.MaxGpuPage, out var pageSize, out var problem)
+            || !QueryParameters.TryParseOffset(offset, out var skip, out problem))
+        {
+            return problem!;
+        }
+        var page = await reader.ListGpusAsync(new GpuListQuery(hostname, pageSize, skip), cancellationToken);
+        if (page.Total == 0) return QueryParameters.NotFound($"No GPU has reported from host '{hostname}'.");
+        return TypedResults.Ok(ToResponse(page, pageSize, skip));
+    }
+
+    private static GpuListResponse ToResponse(GpuPage page, int limit, int offset) =>
+        new([.. page.Gpus.Select(GpuResponse.From)], page.Total, new OffsetPagination(limit, offset, page.HasNext));
+
+    private static ProblemHttpResult UnknownGpu(string id) =>
+        QueryParameters.NotFound($"No GPU with uuid '{id}' has telemetry. GET /api/v1/gpus lists the known ones.");
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Telemetry.Hosting;
+
+/// <summary>Runs a host so that bad configuration ends the process with one clear line and exit code 2,
+/// not a stack trace.</summary>
+public static class HostRunner
+{
+    public static async Task<int> RunAsync(Func<IHost> build)
+    {
+        try
+        {
+            using var host = build();
+            await host.RunAsync().ConfigureAwait(false);
+            return Environment.ExitCode;
+        }
+        catch (Exception error) when (Describe(error) is { } line)
+        {
+            await Console.Error.WriteLineAsync($"configuration error: {line}").ConfigureAwait(false);
+            return 2;
+        }
+    }
+
+    /// <summary>The one line to print for a start-up failure caused by configuration, else null.</summary>
+    public static string? Describe(Exception error) => error switch
+    {
+        OptionsValidationException validation => string.Join("; ", validation.Failures),
+        InvalidOperationException { InnerException: FormatException or OverflowException or ArgumentException } binding =>
+            binding.Message,
+        InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
+            binding.Message,
+        ConfigurationException configuration => configuration.Message,
+        AggregateException { InnerExceptions.Count: 1 } aggregate => Describe(aggregate.InnerExceptions[0]),
+        _ => null,
+    };
+}
+
+/// <summary>A setting that is present but unusable, found while the host is built.</summary>
+public sealed class ConfigurationException(string message) : Exception(message);

@@ -1,0 +1,21 @@
+using Telemetry.Gateway;
+using Telemetry.Hosting;
+using Telemetry.Standalone;
+
+return await HostRunner.RunAsync(() =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddTelemetryLogging();
+    var settings = builder.Configuration.ReadSettings<EmbeddedOptions>();
+    builder.ListenOn(settings.Port, settings.MetricsPort);
+    builder.Services.AddEmbeddedPipeline();
+
+    var app = builder.Build();
+    app.UseTelemetryGateway();
+    app.MapHealth();
+    app.MapMetricsPort(settings.MetricsPort);
+    return app;
+});
+
+/// <summary>Entry point marker for tests (WebApplicationFactory).</summary>
+public partial class Program;

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Telemetry.Core.Pipeline;
+using Telemetry.Hosting;
+
+namespace Telemetry.Streamer;
+
+public static class StreamerServiceExtensions
+{
+    /// <summary>The streamer worker and its settings. The host supplies the <see cref="IBatchPublisher"/>; a
+    /// <see cref="IWorkShare"/> is optional (default: this replica streams every GPU).</summary>
+    public static IServiceCollection AddTelemetryStreamer(this IServiceCollection services)
+    {
+        services.AddSettings<StreamerOptions>();
+        services.AddSingleton<IValidateOptions<StreamerOptions>, StreamerOptionsValidator>();
+        services.TryAddSingleton<IWorkShare>(WholeWorkShare.Instance);
+        services.TryAddSingleton<ProcessingClock>();
+        services.AddSingleton<StreamerStatus>();
+        services.AddHostedService<StreamerWorker>();
+        return services;
+    }
+}
