@@ -8,12 +8,13 @@ namespace Telemetry.Streamer;
 public static class StreamerServiceExtensions
 {
     /// <summary>The streamer worker and its settings. The host supplies the <see cref="IBatchPublisher"/>; a
-    /// <see cref="IWorkShare"/> is optional (default: this replica streams every GPU).</summary>
+    /// <see cref="IRowShare"/> is optional (default: this replica streams the whole file).</summary>
     public static IServiceCollection AddTelemetryStreamer(this IServiceCollection services)
     {
         services.AddSettings<StreamerOptions>();
         services.AddSingleton<IValidateOptions<StreamerOptions>, StreamerOptionsValidator>();
-        services.TryAddSingleton<IWorkShare>(WholeWorkShare.Instance);
+        services.TryAddSingleton<IRowShare>(provider =>
+            new WholeFileShare(provider.GetRequiredService<IOptions<StreamerOptions>>().Value.Loop));
         services.TryAddSingleton<ProcessingClock>();
         services.AddSingleton<StreamerStatus>();
         services.AddHostedService<StreamerWorker>();

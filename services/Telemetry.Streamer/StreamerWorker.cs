@@ -8,15 +8,16 @@ using Telemetry.Hosting;
 namespace Telemetry.Streamer;
 
 /// <summary>
-/// Streams <c>CSV_FILE</c>: one reader feeds a bounded channel, <c>WORKERS</c> workers take rows from it (so no
-/// row goes to two workers in a pass), pace themselves at <c>RATE</c> rows per second each, stamp rows with the
-/// processing time and publish batches. On shutdown reading stops at once, but rows already read are
-/// still stamped and published: nothing read is lost.
+/// Streams <c>CSV_FILE</c>. The <see cref="IRowShare"/> says which rows this replica streams; one reader feeds
+/// them into a bounded channel and <c>WORKERS</c> workers take rows from it (so no row goes to two workers),
+/// pace themselves at <c>RATE</c> rows per second each, stamp rows with the processing time and publish
+/// batches. On shutdown reading stops at once, but rows already read are still stamped and published, and
+/// the share learns where this replica stopped so another can carry on from there.
 /// </summary>
 public sealed partial class StreamerWorker(
     IOptions<StreamerOptions> options,
     IBatchPublisher publisher,
-    IWorkShare workShare,
+    IRowShare rowShare,
     ProcessingClock clock,
     StreamerStatus status,
     IHostApplicationLifetime lifetime,
@@ -24,18 +25,36 @@ public sealed partial class StreamerWorker(
 {
     private const int LoggedRowErrorsPerPass = 20;
     private readonly StreamerOptions _options = options.Value;
-    private readonly string _streamerId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48];
+    private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
+    private TelemetryCsvReader? _reader;
+    private IEnumerator<CsvReadResult>? _rows;
+    private long _position, _pass, _passRead, _passRejected;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         try
         {
-            for (var pass = 1; ; pass++)
+            while (!stoppingToken.IsCancellationRequested)
             {
-                await StreamPassAsync(pass, stoppingToken);
-                status.PassCompleted();
-                if (!_options.Loop || stoppingToken.IsCancellationRequested) break;
+                RowClaim? claim;
+                try
+                {
+                    claim = await rowShare.ClaimAsync(stoppingToken);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                if (claim is null) break;
+                var (nextRow, endOfFile) = await StreamClaimAsync(claim, stoppingToken);
+                await rowShare.CompleteAsync(claim, nextRow, endOfFile, CancellationToken.None);
+                if (endOfFile)
+                {
+                    LogPassDone(claim.Pass, _options.CsvFile, _passRead, _passRejected);
+                    status.PassCompleted();
+                    CloseFile();
+                }
             }
         }
         catch (TelemetryCsvException error)
@@ -47,13 +66,23 @@ public sealed partial class StreamerWorker(
         }
         finally
         {
+            CloseFile();
             status.Finish();
         }
     }
 
-    private async Task StreamPassAsync(int pass, CancellationToken stoppingToken)
+    /// <summary>Streams the claimed rows; returns the first row not streamed and whether the file ended.</summary>
+    private async Task<(long NextRow, bool EndOfFile)> StreamClaimAsync(RowClaim claim, CancellationToken stoppingToken)
     {
-        using var reader = TelemetryCsvReader.Open(_options.CsvFile, new TelemetryCsvOptions(_options.NvidiaSmiHostname));
+        if (_rows is null || claim.Pass != _pass || _position > claim.FirstRow)
+        {
+            CloseFile();
+            _reader = TelemetryCsvReader.Open(_options.CsvFile, new TelemetryCsvOptions(_options.NvidiaSmiHostname));
+            _rows = _reader.ReadAll().GetEnumerator();
+            _position = 0;
+            _pass = claim.Pass;
+            _passRead = _passRejected = 0;
+        }
         var rows = Channel.CreateBounded<TelemetryRow>(new BoundedChannelOptions(Math.Max(64, _options.Workers * 64))
         {
             SingleWriter = true,
@@ -61,43 +90,58 @@ public sealed partial class StreamerWorker(
         });
         var workers = new Task[_options.Workers];
         for (var i = 0; i < workers.Length; i++) workers[i] = RunWorkerAsync(rows.Reader, stoppingToken);
-        var (read, rejected) = await ProduceAsync(reader, rows.Writer, stoppingToken);
-        await Task.WhenAll(workers);
-        LogPassDone(pass, _options.CsvFile, read, rejected);
-    }
-
-    private async Task<(long Read, long Rejected)> ProduceAsync(TelemetryCsvReader reader, ChannelWriter<TelemetryRow> rows, CancellationToken stoppingToken)
-    {
-        long read = 0, rejected = 0;
+        var endOfFile = false;
         try
         {
-            foreach (var result in reader.ReadAll())
+            while (_position < claim.EndRow && !stoppingToken.IsCancellationRequested)
             {
-                if (stoppingToken.IsCancellationRequested) break;
-                read++;
-                status.RowRead();
-                TelemetryMetrics.RowsRead.Inc();
-                if (result.Error is { } error)
+                if (!_rows.MoveNext())
                 {
-                    rejected++;
-                    status.RowRejected();
-                    TelemetryMetrics.RowsRejected.WithLabels(error.Field ?? "row").Inc();
-                    if (rejected <= LoggedRowErrorsPerPass) LogRowSkipped(error.ToString());
-                    else if (rejected == LoggedRowErrorsPerPass + 1) LogMoreRowErrors(reader.SourceName);
-                    continue;
+                    endOfFile = true;
+                    break;
                 }
-                var row = result.Row!;
-                if (row.Metrics.Count == 0 || !workShare.Owns(row.Gpu.Uuid)) continue;
-                // Not cancellable: workers drain the channel even while stopping, so this never blocks for long
-                // and a row that was read is always handed on.
-                await rows.WriteAsync(row, CancellationToken.None);
+                var index = _position++;
+                if (index < claim.FirstRow) continue; // another replica streamed these rows
+                var result = _rows.Current;
+                if (Accept(result) is { } row)
+                {
+                    // Not cancellable: workers drain the channel even while stopping, so this never blocks for
+                    // long, and a row that was read is always handed on.
+                    await rows.Writer.WriteAsync(row, CancellationToken.None);
+                }
             }
         }
         finally
         {
-            rows.Complete();
+            rows.Writer.Complete();
+            await Task.WhenAll(workers);
         }
-        return (read, rejected);
+        return (_position, endOfFile);
+    }
+
+    private TelemetryRow? Accept(CsvReadResult result)
+    {
+        _passRead++;
+        status.RowRead();
+        TelemetryMetrics.RowsRead.Inc();
+        if (result.Error is { } error)
+        {
+            _passRejected++;
+            status.RowRejected();
+            TelemetryMetrics.RowsRejected.WithLabels(error.Field ?? "row").Inc();
+            if (_passRejected <= LoggedRowErrorsPerPass) LogRowSkipped(error.ToString());
+            else if (_passRejected == LoggedRowErrorsPerPass + 1) LogMoreRowErrors(_options.CsvFile);
+            return null;
+        }
+        return result.Row is { Metrics.Count: > 0 } row ? row : null;
+    }
+
+    private void CloseFile()
+    {
+        _rows?.Dispose();
+        _rows = null;
+        _reader?.Dispose();
+        _reader = null;
     }
 
     private async Task RunWorkerAsync(ChannelReader<TelemetryRow> rows, CancellationToken stoppingToken)

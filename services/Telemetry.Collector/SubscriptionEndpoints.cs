@@ -1,0 +1,173 @@
+using System.Text.Json;
+using Dapr;
+using Dapr.AspNetCore;
+using Microsoft.Extensions.Options;
+using Telemetry.Core.Model;
+using Telemetry.Core.Pipeline;
+using Telemetry.Dapr;
+using Telemetry.Hosting;
+
+namespace Telemetry.Collector;
+
+/// <summary>
+/// The Dapr subscription. Bulk subscribe with a short wait gathers several messages per delivery; the
+/// samples of every decodable entry are stored in one append (a few state calls for the lot), then each
+/// entry is answered: SUCCESS once stored, RETRY when the store failed (a transient fault: the message comes
+/// back), DROP when the entry can never be processed (it goes to the dead-letter topic). Single CloudEvent
+/// deliveries, which Dapr sends when bulk subscribe is off, reach the same route already unwrapped by
+/// <c>UseCloudEvents</c> and get the same answers.
+/// </summary>
+public static partial class SubscriptionEndpoints
+{
+    public const string Route = "/subscriptions/telemetry";
+    private const int MaxMessagesPerDelivery = 100;
+    private const int MaxAwaitMilliseconds = 40;
+
+    public static IEndpointRouteBuilder MapTelemetrySubscription(this IEndpointRouteBuilder app, int port)
+    {
+        var dapr = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value;
+        app.MapSubscribeHandler().RequireHost($"*:{port}");
+        app.MapPost(Route, Deliver)
+            .WithTopic(new TopicOptions { PubsubName = dapr.PubSubName, Name = dapr.Topic, DeadLetterTopic = dapr.DeadLetterTopic })
+            .WithMetadata(new BulkSubscribeAttribute(dapr.Topic, MaxMessagesPerDelivery, MaxAwaitMilliseconds))
+            .AddEndpointFilter<AppTokenFilter>()
+            .RequireHost($"*:{port}")
+            .ExcludeFromDescription();
+        return app;
+    }
+
+    internal static async Task<IResult> Deliver(HttpRequest request, IBatchSink sink, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger(typeof(SubscriptionEndpoints));
+        JsonDocument body;
+        try
+        {
+            body = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+        }
+        catch (JsonException error)
+        {
+            Dropped(logger, "undecodable", $"body is not JSON: {error.Message}");
+            return Results.Json(new SingleAnswer("DROP"));
+        }
+        using (body)
+        {
+            return IsBulk(body.RootElement)
+                ? Results.Json(await DeliverBulkAsync(body.RootElement, sink, logger, cancellationToken))
+                : Results.Json(new SingleAnswer(await DeliverSingleAsync(body.RootElement, sink, logger, cancellationToken)));
+        }
+    }
+
+    private static bool IsBulk(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("entries", out var entries) && entries.ValueKind == JsonValueKind.Array;
+
+    private static async Task<string> DeliverSingleAsync(JsonElement root, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!TryDecode(root, out var batch, out var problem))
+        {
+            Dropped(logger, "wrong_schema", problem!);
+            return "DROP";
+        }
+        return await StoreAsync([batch!], sink, logger, cancellationToken) ? "SUCCESS" : "RETRY";
+    }
+
+    private static async Task<BulkSubscribeAppResponse> DeliverBulkAsync(JsonElement root, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    {
+        var answers = new List<BulkSubscribeAppResponseEntry>();
+        var decoded = new List<(string EntryId, TelemetryBatch Batch)>();
+        foreach (var entry in root.GetProperty("entries").EnumerateArray())
+        {
+            var entryId = entry.TryGetProperty("entryId", out var id) ? id.GetString() ?? "" : "";
+            if (!entry.TryGetProperty("event", out var cloudEvent))
+            {
+                Dropped(logger, "wrong_schema", $"bulk entry {entryId} has no event");
+                answers.Add(new BulkSubscribeAppResponseEntry(entryId, BulkSubscribeAppResponseStatus.DROP));
+                continue;
+            }
+            // Bulk entries carry the whole CloudEvent; the batch is its data.
+            var data = cloudEvent.ValueKind == JsonValueKind.Object && cloudEvent.TryGetProperty("data", out var inner) ? inner : cloudEvent;
+            if (TryDecode(data, out var batch, out var problem))
+            {
+                decoded.Add((entryId, batch!));
+            }
+            else
+            {
+                Dropped(logger, "wrong_schema", $"bulk entry {entryId}: {problem}");
+                answers.Add(new BulkSubscribeAppResponseEntry(entryId, BulkSubscribeAppResponseStatus.DROP));
+            }
+        }
+        if (decoded.Count > 0)
+        {
+            var stored = await StoreAsync(decoded.ConvertAll(d => d.Batch), sink, logger, cancellationToken);
+            var status = stored ? BulkSubscribeAppResponseStatus.SUCCESS : BulkSubscribeAppResponseStatus.RETRY;
+            foreach (var (entryId, _) in decoded) answers.Add(new BulkSubscribeAppResponseEntry(entryId, status));
+        }
+        return new BulkSubscribeAppResponse(answers);
+    }
+
+    /// <summary>True when stored; false when the store failed and the messages should come again.</summary>
+    private static async Task<bool> StoreAsync(List<TelemetryBatch> batches, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    {
+        var combined = batches.Count == 1
+            ? batches[0]
+            : new TelemetryBatch(batches[0].BatchId + $"+{batches.Count - 1}", [.. batches.SelectMany(b => b.Gpus)]);
+        try
+        {
+            await sink.IngestAsync(combined, cancellationToken);
+            return true;
+        }
+        catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogRetry(logger, combined.BatchId, error.Message);
+            return false;
+        }
+    }
+
+    private static bool TryDecode(JsonElement data, out TelemetryBatch? batch, out string? problem)
+    {
+        batch = null;
+        switch (data.ValueKind)
+        {
+            case JsonValueKind.Object:
+                return TelemetryJson.TryDeserialize(JsonSerializer.SerializeToUtf8Bytes(data), out batch, out problem);
+            case JsonValueKind.String:
+                // Some brokers hand the data back as a JSON string holding the JSON text.
+                return TelemetryJson.TryDeserialize(System.Text.Encoding.UTF8.GetBytes(data.GetString() ?? ""), out batch, out problem);
+            default:
+                problem = $"data is a JSON {data.ValueKind}, not a telemetry batch object";
+                return false;
+        }
+    }
+
+    private static void Dropped(ILogger logger, string reason, string detail)
+    {
+        TelemetryMetrics.MessagesDropped.WithLabels(reason).Inc();
+        LogDropped(logger, reason, detail);
+    }
+
+    private sealed record SingleAnswer(string Status)
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("status")]
+        public string Status { get; } = Status;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dropping a message ({Reason}) to the dead-letter topic: {Detail}")]
+    private static partial void LogDropped(ILogger logger, string reason, string detail);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing {BatchId} failed, asking Dapr to redeliver: {Reason}")]
+    private static partial void LogRetry(ILogger logger, string batchId, string reason);
+}
+
+/// <summary>With <c>APP_API_TOKEN</c> set, only the sidecar (which sends it as <c>dapr-api-token</c>) may deliver.</summary>
+internal sealed class AppTokenFilter(IConfiguration configuration) : IEndpointFilter
+{
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var expected = configuration["APP_API_TOKEN"];
+        if (string.IsNullOrEmpty(expected)) return next(context);
+        var given = context.HttpContext.Request.Headers["dapr-api-token"].ToString();
+        var match = System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(given), System.Text.Encoding.UTF8.GetBytes(expected));
+        return match ? next(context) : ValueTask.FromResult<object?>(Results.Problem(
+            statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "Missing or wrong dapr-api-token."));
+    }
+}

@@ -1,0 +1,118 @@
+using System.Text;
+using Dapr;
+using Dapr.Client;
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Telemetry.Core.Storage;
+
+namespace Telemetry.Dapr;
+
+/// <summary>
+/// The core's key-value port over a Dapr state store. Values are UTF-8 JSON sent as raw bytes. Guards map to
+/// Dapr's: an ETag for "unchanged since read", first-write concurrency without an ETag for "must not exist".
+/// The sidecar answers a failed guard with gRPC Aborted, which becomes <see cref="ConcurrencyConflictException"/>.
+/// </summary>
+public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> options) : IKeyValueStore
+{
+    private static readonly StateOptions FirstWrite = new() { Concurrency = ConcurrencyMode.FirstWrite };
+    private static readonly StateOptions LastWrite = new() { Concurrency = ConcurrencyMode.LastWrite };
+    private readonly string _store = options.Value.StateStoreName;
+
+    public async Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default)
+    {
+        var (value, etag) = await client.GetByteStateAndETagAsync(_store, key, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return value.IsEmpty || string.IsNullOrEmpty(etag) ? null : new StoredItem(key, value.ToArray(), etag);
+    }
+
+    public async Task<IReadOnlyDictionary<string, StoredItem>> GetManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
+    {
+        var result = new Dictionary<string, StoredItem>(keys.Count, StringComparer.Ordinal);
+        if (keys.Count == 0) return result;
+        var items = await client.GetBulkStateAsync(_store, keys as IReadOnlyList<string> ?? [.. keys], parallelism: null,
+            cancellationToken: cancellationToken).ConfigureAwait(false);
+        foreach (var item in items)
+        {
+            // Bulk get reports missing keys as items without data.
+            if (string.IsNullOrEmpty(item.Value) || string.IsNullOrEmpty(item.ETag)) continue;
+            result[item.Key] = new StoredItem(item.Key, Encoding.UTF8.GetBytes(item.Value), item.ETag);
+        }
+        return result;
+    }
+
+    public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
+    {
+        if (operations.Count == 0) return;
+        try
+        {
+            if (operations.Count == 1)
+            {
+                await ExecuteOneAsync(operations[0], cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            var requests = new List<StateTransactionRequest>(operations.Count);
+            foreach (var operation in operations)
+            {
+                var (etag, stateOptions) = Guard(operation.Condition);
+                var metadata = operation is UpsertOperation { TimeToLive: { } ttl } ? TtlMetadata(ttl) : null;
+                requests.Add(operation is UpsertOperation upsert
+                    ? new StateTransactionRequest(upsert.Key, upsert.Value, StateOperationType.Upsert, etag, metadata, stateOptions)
+                    : new StateTransactionRequest(operation.Key, null, StateOperationType.Delete, etag, null, stateOptions));
+            }
+            await client.ExecuteStateTransactionAsync(_store, requests, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (IsConflict(error))
+        {
+            throw new ConcurrencyConflictException(operations.Count == 1 ? operations[0].Key : $"{operations.Count} keys in one transaction");
+        }
+    }
+
+    public async Task<bool> PingAsync(CancellationToken cancellationToken = default)
+    {
+        // A read of a key that never exists proves sidecar, component and backing store all answer.
+        await client.GetByteStateAsync(_store, "health|ping", cancellationToken: cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task ExecuteOneAsync(StateOperation operation, CancellationToken cancellationToken)
+    {
+        var (etag, stateOptions) = Guard(operation.Condition);
+        if (operation is UpsertOperation upsert)
+        {
+            var metadata = upsert.TimeToLive is { } ttl ? TtlMetadata(ttl) : null;
+            if (etag is null)
+            {
+                await client.SaveByteStateAsync(_store, upsert.Key, upsert.Value, stateOptions, metadata, cancellationToken).ConfigureAwait(false);
+            }
+            else if (!await client.TrySaveByteStateAsync(_store, upsert.Key, upsert.Value, etag, stateOptions, metadata, cancellationToken).ConfigureAwait(false))
+            {
+                throw new ConcurrencyConflictException(upsert.Key);
+            }
+        }
+        else if (etag is null)
+        {
+            await client.DeleteStateAsync(_store, operation.Key, stateOptions, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else if (!await client.TryDeleteStateAsync(_store, operation.Key, etag, stateOptions, cancellationToken: cancellationToken).ConfigureAwait(false))
+        {
+            throw new ConcurrencyConflictException(operation.Key);
+        }
+    }
+
+    private static (string? ETag, StateOptions Options) Guard(WriteCondition condition) => condition.Kind switch
+    {
+        WriteConditionKind.ETagMatches => (condition.ETag, FirstWrite),
+        WriteConditionKind.MustNotExist => (null, FirstWrite),
+        _ => (null, LastWrite),
+    };
+
+    private static Dictionary<string, string> TtlMetadata(TimeSpan ttl) =>
+        new() { ["ttlInSeconds"] = Math.Max(1, (int)Math.Ceiling(ttl.TotalSeconds)).ToString() };
+
+    private static bool IsConflict(Exception error) => error switch
+    {
+        ConcurrencyConflictException => false,
+        RpcException { StatusCode: StatusCode.Aborted } => true,
+        DaprException { InnerException: { } inner } => IsConflict(inner),
+        _ => false,
+    };
+}

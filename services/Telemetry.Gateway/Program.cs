@@ -1,0 +1,22 @@
+using Telemetry.Dapr;
+using Telemetry.Gateway;
+using Telemetry.Hosting;
+
+// The API gateway as a Dapr app: reads the windows the collector writes, through the Dapr state store.
+return await HostRunner.RunAsync(() =>
+{
+    var builder = WebApplication.CreateBuilder(args);
+    builder.AddTelemetryLogging();
+    var ports = builder.Configuration.ReadSettings<GatewayPorts>();
+    builder.ListenOn(ports.Port, ports.MetricsPort);
+    builder.Services.AddDaprState().AddTelemetryGateway();
+
+    var app = builder.Build();
+    app.UseTelemetryGateway();
+    app.MapHealth(ports.Port);
+    app.MapMetricsPort(ports.MetricsPort);
+    return app;
+});
+
+/// <summary>Entry point marker for tests (WebApplicationFactory).</summary>
+public partial class GatewayProgram;

@@ -1,0 +1,23 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Configuration;
+using Telemetry.Core.Configuration;
+
+namespace Telemetry.Streamer;
+
+/// <summary>The streamer's ports and how replicas share the file in Dapr mode.</summary>
+public sealed class StreamerHostOptions
+{
+    [ConfigurationKeyName("HEALTH_PORT"), Range(1, 65535)]
+    public int HealthPort { get; set; } = ServiceDefaults.StreamerHealthPort;
+
+    [ConfigurationKeyName("METRICS_PORT"), Range(1, 65535)]
+    public int MetricsPort { get; set; } = ServiceDefaults.StreamerMetricsPort;
+
+    /// <summary>Rows per claimed range when replicas share the file.</summary>
+    [ConfigurationKeyName("SHARE_CHUNK_ROWS"), Range(1, 10_000_000)]
+    public int ShareChunkRows { get; set; } = 500;
+
+    /// <summary>Seconds before a dead replica's rows are taken over by the others.</summary>
+    [ConfigurationKeyName("SHARE_LEASE_SECONDS"), Range(2, 3600)]
+    public int ShareLeaseSeconds { get; set; } = 10;
+}
