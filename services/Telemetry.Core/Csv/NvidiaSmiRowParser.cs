@@ -72,7 +72,7 @@ internal sealed class NvidiaSmiRowParser : RowParser
         for (var i = 0; i < header.Count; i++)
         {
             var (field, unit) = SplitUnit(header[i]);
-            switch (field.ToLowerInvariant())
+            switch (field)
             {
                 case "timestamp": _timestamp = i; continue;
                 case "uuid" or "gpu_uuid": _uuid = i; continue;

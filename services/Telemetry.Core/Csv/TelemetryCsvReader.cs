@@ -130,8 +130,9 @@ public sealed class TelemetryCsvReader : IDisposable
         foreach (var name in trimmed)
         {
             var field = NvidiaSmiRowParser.SplitUnit(name).Field;
-            hasTimestamp |= field.Equals("timestamp", StringComparison.OrdinalIgnoreCase);
-            hasUuid |= field.Equals("uuid", StringComparison.OrdinalIgnoreCase) || field.Equals("gpu_uuid", StringComparison.OrdinalIgnoreCase);
+            // nvidia-smi writes its field names in lower case; exact matching keeps look-alikes out.
+            hasTimestamp |= field == "timestamp";
+            hasUuid |= field is "uuid" or "gpu_uuid";
         }
         if (hasTimestamp && hasUuid)
             return (CsvFormat.NvidiaSmi, new NvidiaSmiRowParser(source, trimmed, options.NvidiaSmiHostname));
