@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using CsvHelper;
 using Telemetry.Core.Model;
 
@@ -32,7 +34,17 @@ internal sealed class DcgmRowParser : RowParser
         _host = columns["Hostname"];
         _value = columns["value"];
         _labels = columns.GetValueOrDefault("labels_raw", -1);
+
+        // In dcgm-exporter's layout the identity columns (gpu_id..Hostname) are adjacent, so the raw bytes
+        // from the first to the last are one span of the record: a ready-made cache key, nothing copied.
+        int[] identity = [_gpuId, _device, _uuid, _model, _host];
+        _blockFirst = identity.Min();
+        _blockLast = identity.Max();
+        _contiguous = _blockLast - _blockFirst == identity.Length - 1;
     }
+
+    private readonly int _blockFirst, _blockLast;
+    private readonly bool _contiguous;
 
     public override CsvReadResult Parse(CsvReader csv, long line)
     {
@@ -73,15 +85,28 @@ internal sealed class DcgmRowParser : RowParser
         return new CsvReadResult(new TelemetryRow(gpu, timestamp, [new MetricValue(metricName, value)], line), null);
     }
 
-    /// <summary>The GPU of this line, built once per distinct combination of identity fields (the same uuid
-    /// under another host or driver is a different identity, so every field is part of the key).</summary>
+    /// <summary>The GPU of this line, built once per distinct combination of identity columns (the same uuid
+    /// under another host is a different identity). The driver version is read from labels_raw only until it
+    /// is known: searching that long field on every line would cost more than the rest of the line, and a
+    /// driver cannot change within one scrape of an exporter.</summary>
     private GpuIdentity Identity(CsvReader csv, ReadOnlySpan<byte> uuid, ReadOnlySpan<byte> gpuIdText, int gpuIndex)
     {
-        var driver = _labels < 0 ? default : DriverVersion(csv.GetRawSpan(_labels));
-        var key = _key.Reset().Add(uuid).Add(csv.GetSpan(_host)).Add(gpuIdText).Add(csv.GetSpan(_device))
-            .Add(csv.GetSpan(_model)).Add(driver).Key;
-        if (_gpus.TryGet(key, out var gpu)) return gpu;
+        // Raw bytes (quotes and all) make a fine key: a line quoting differently only misses the cache and
+        // builds an equal identity. Otherwise uuid goes last, since the key's hash samples its tail.
+        if (!_contiguous || !TryRawBlock(csv, _blockFirst, _blockLast, out var key))
+            key = _key.Reset().Add(csv.GetSpan(_host)).Add(gpuIdText).Add(csv.GetSpan(_device)).Add(csv.GetSpan(_model)).Add(uuid).Key;
+        var hit = _gpus.TryGet(key, out var gpu);
+        // Once known, the driver is not looked for again; while unknown, each line of that GPU may tell it.
+        if (hit && (gpu!.DriverVersion is not null || _labels < 0)) return gpu;
 
+        var driver = _labels < 0 ? default : DriverVersion(csv.GetRawSpan(_labels));
+        if (hit)
+        {
+            if (driver.IsEmpty) return gpu!;
+            gpu = gpu! with { DriverVersion = System.Text.Encoding.UTF8.GetString(driver) };
+            _gpus.Add(key, gpu);
+            return gpu;
+        }
         gpu = new GpuIdentity(
             Uuid: csv.GetString(_uuid),
             Hostname: csv.GetString(_host),
@@ -92,6 +117,22 @@ internal sealed class DcgmRowParser : RowParser
             DriverVersion: driver.IsEmpty ? null : System.Text.Encoding.UTF8.GetString(driver));
         _gpus.Add(key, gpu);
         return gpu;
+    }
+
+    /// <summary>The raw bytes of the current record from the start of field <paramref name="first"/> to the end
+    /// of field <paramref name="last"/>, separators included. False if the fields do not lie inside the raw
+    /// record as expected (defensive: then the caller builds a key by copying).</summary>
+    private static bool TryRawBlock(CsvReader csv, int first, int last, out ReadOnlySpan<byte> block)
+    {
+        var record = csv.RawRecord;
+        ref var origin = ref MemoryMarshal.GetReference(record);
+        var firstField = csv.GetRawSpan(first);
+        var lastField = csv.GetRawSpan(last);
+        var start = (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(firstField));
+        var end = (int)Unsafe.ByteOffset(ref origin, ref MemoryMarshal.GetReference(lastField)) + lastField.Length;
+        var ok = start >= 0 && end <= record.Length && start <= end;
+        block = ok ? record[start..end] : default;
+        return ok;
     }
 
     /// <summary>The value of DCGM_FI_DRIVER_VERSION inside labels_raw. Searching the raw field skips

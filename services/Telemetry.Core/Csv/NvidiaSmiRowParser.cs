@@ -189,7 +189,7 @@ internal sealed class NvidiaSmiRowParser : RowParser
         var name = Optional(csv, _name);
         var busId = Optional(csv, _busId);
         var driver = Optional(csv, _driver);
-        var key = _key.Reset().Add(uuid).Add(indexText).Add(name).Add(busId).Add(driver).Key;
+        var key = _key.Reset().Add(indexText).Add(name).Add(busId).Add(driver).Add(uuid).Key; // uuid last: see DcgmRowParser
         if (_gpus.TryGet(key, out var gpu)) return gpu;
 
         gpu = new GpuIdentity(

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Telemetry.Core.Csv;
@@ -15,11 +16,21 @@ internal sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqu
     public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
     public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
 
+    /// <summary>Samples 8 bytes at the start, middle and end instead of hashing every byte: keys here are
+    /// uuids, metric and host names that differ in their tails, and a rare collision only costs one
+    /// (vectorised) equality check. Hashing whole ~100-byte keys was a measurable share of a line's cost.</summary>
     public int GetHashCode(ReadOnlySpan<byte> key)
     {
-        var hash = new HashCode();
-        hash.AddBytes(key);
-        return hash.ToHashCode();
+        if (key.Length < 8)
+        {
+            ulong small = 0;
+            foreach (var b in key) small = (small << 8) | b;
+            return HashCode.Combine(small, key.Length);
+        }
+        var start = MemoryMarshal.Read<ulong>(key);
+        var middle = MemoryMarshal.Read<ulong>(key[((key.Length - 8) / 2)..]);
+        var end = MemoryMarshal.Read<ulong>(key[^8..]);
+        return HashCode.Combine(start, middle, end, key.Length);
     }
 }
 
@@ -98,8 +109,28 @@ internal static class Utf8Fields
 
     /// <summary>A finite number in invariant culture ("1.5", "-2e3"); NaN and infinities are refused because
     /// they would poison every aggregate built on the value.</summary>
-    public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value) =>
-        double.TryParse(text, NumberStyles.Float, Invariant, out value) && double.IsFinite(value);
+    public static bool TryParseDouble(ReadOnlySpan<byte> text, out double value)
+    {
+        // Most telemetry values are small non-negative integers ("0", "100", "1593"): a digit loop is several
+        // times cheaper than the general parser and gives the identical double.
+        if (text.Length is > 0 and <= 15)
+        {
+            long whole = 0;
+            var i = 0;
+            for (; i < text.Length; i++)
+            {
+                var digit = (uint)(text[i] - '0');
+                if (digit > 9) break;
+                whole = whole * 10 + digit;
+            }
+            if (i == text.Length)
+            {
+                value = whole;
+                return true;
+            }
+        }
+        return double.TryParse(text, NumberStyles.Float, Invariant, out value) && double.IsFinite(value);
+    }
 
     /// <summary>A GPU index: plain digits only.</summary>
     public static bool TryParseIndex(ReadOnlySpan<byte> text, out int value) =>

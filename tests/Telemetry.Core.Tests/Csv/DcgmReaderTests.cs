@@ -114,6 +114,19 @@ public class DcgmReaderTests
     }
 
     [Fact]
+    public void SameUuidUnderAnotherHostIsAnotherIdentity()
+    {
+        string Line(string host, string gpuId) =>
+            $"\"2025-07-18T20:42:34Z\",\"DCGM_FI_DEV_GPU_UTIL\",\"{gpuId}\",\"nvidia{gpuId}\",\"GPU-a\",\"H100\",\"{host}\",\"\",\"\",\"\",\"1\",\"\"\n";
+        var rows = ReadText(Header + "\n" + Line("h1", "0") + Line("h2", "0") + Line("h1", "3") + Line("h1", "0")).Rows();
+
+        Assert.Equal(["h1", "h2", "h1", "h1"], rows.Select(r => r.Gpu.Hostname));
+        Assert.Equal([0, 0, 3, 0], rows.Select(r => r.Gpu.GpuIndex));
+        Assert.Same(rows[0].Gpu, rows[3].Gpu);
+        Assert.NotEqual(rows[0].Gpu, rows[1].Gpu);
+    }
+
+    [Fact]
     public void BomAndCrlfAreTolerated()
     {
         var text = Header + "\r\n" +
