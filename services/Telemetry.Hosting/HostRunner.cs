@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -12,6 +13,9 @@ public static class HostRunner
         try
         {
             using var host = build();
+            // Validate settings before the host starts, so a bad one is reported here in one line rather
+            // than logged by the host with a stack trace.
+            host.Services.GetService<IStartupValidator>()?.Validate();
             await host.RunAsync().ConfigureAwait(false);
             return Environment.ExitCode;
         }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Core.Csv;
+using Telemetry.Core.Model;
 
 namespace Telemetry.Streamer;
 

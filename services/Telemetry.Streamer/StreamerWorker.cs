@@ -213,7 +213,7 @@ public sealed partial class StreamerWorker(
     private partial void LogMoreRowErrors(string file);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pass {Pass} over {File} done: {Rows} rows read, {Rejected} rejected")]
-    private partial void LogPassDone(int pass, string file, long rows, long rejected);
+    private partial void LogPassDone(long pass, string file, long rows, long rejected);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing batch {BatchId} failed (attempt {Attempt}): {Reason}; retrying")]
     private partial void LogPublishFailed(string batchId, int attempt, string reason);
