@@ -1,0 +1,112 @@
+namespace Telemetry.Deploy.Tests;
+
+/// <summary>dapr.yaml, the multi-app run template.</summary>
+public class DaprRunTemplateTests
+{
+    private static readonly JsonObject Template = Repo.LoadYaml("dapr.yaml");
+
+    private static JsonObject App(string id) =>
+        Template["apps"]!.AsArray().Select(a => a!.AsObject()).Single(a => a["appID"].Text() == id);
+
+    private static string? Env(string id, string name) =>
+        App(id)["env"]?[name].Text() ?? Template["common"]!["env"]?[name].Text();
+
+    [Fact]
+    public void Template_points_at_existing_resources_and_config()
+    {
+        Assert.Equal("1", Template["version"].Text());
+        var common = Template["common"]!;
+        Assert.True(Directory.Exists(Repo.PathOf(common["resourcesPath"].Text()!)));
+        Assert.True(File.Exists(Repo.PathOf(common["configFilePath"].Text()!)));
+        Assert.Equal(Repo.AppIds.Order(StringComparer.Ordinal),
+            Template["apps"]!.AsArray().Select(a => a!["appID"].Text()!).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void App_ports_match_service_defaults()
+    {
+        Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), App(ServiceDefaults.CollectorAppId)["appPort"].Text());
+        Assert.Equal(ServiceDefaults.GatewayPort.ToString(), App(ServiceDefaults.GatewayAppId)["appPort"].Text());
+        var streamerPort = App(ServiceDefaults.StreamerAppId)["appPort"].Text();
+        Assert.True(streamerPort is null || streamerPort == ServiceDefaults.StreamerHealthPort.ToString());
+    }
+
+    [Fact]
+    public void Sidecar_ports_are_distinct_and_do_not_collide_with_app_ports()
+    {
+        var appPorts = new[]
+        {
+            ServiceDefaults.GatewayPort, ServiceDefaults.GatewayMetricsPort, ServiceDefaults.CollectorHealthPort,
+            ServiceDefaults.CollectorMetricsPort, ServiceDefaults.CollectorAppPort, ServiceDefaults.StreamerHealthPort,
+            ServiceDefaults.StreamerMetricsPort,
+        }.Select(p => p.ToString());
+        var sidecar = Template["apps"]!.AsArray()
+            .SelectMany(a => new[] { a!["daprHTTPPort"].Text(), a["daprGRPCPort"].Text(), a["metricsPort"].Text() })
+            .ToList();
+        Assert.All(sidecar, p => Assert.NotNull(p));
+        Assert.Equal(sidecar.Count, sidecar.Distinct().Count());
+        Assert.Empty(sidecar.Intersect(appPorts));
+    }
+
+    [Fact]
+    public void Environment_matches_service_defaults()
+    {
+        const string s = ServiceDefaults.StreamerAppId, c = ServiceDefaults.CollectorAppId, g = ServiceDefaults.GatewayAppId;
+        foreach (var id in Repo.AppIds)
+        {
+            Assert.Equal(ServiceDefaults.StateStoreName, Env(id, "DAPR_STATE_STORE"));
+            Assert.Equal("Information", Env(id, "LOG_LEVEL"));
+        }
+        Assert.Equal(ServiceDefaults.PubSubName, Env(s, "DAPR_PUBSUB_NAME"));
+        Assert.Equal(ServiceDefaults.Topic, Env(s, "DAPR_TOPIC"));
+        Assert.Equal(ServiceDefaults.PubSubName, Env(c, "DAPR_PUBSUB_NAME"));
+        Assert.Equal(ServiceDefaults.Topic, Env(c, "DAPR_TOPIC"));
+        Assert.Equal(ServiceDefaults.DeadLetterTopic, Env(c, "DAPR_DEADLETTER_TOPIC"));
+
+        Assert.Equal(ServiceDefaults.StreamerHealthPort.ToString(), Env(s, "HEALTH_PORT"));
+        Assert.Equal(ServiceDefaults.StreamerMetricsPort.ToString(), Env(s, "METRICS_PORT"));
+        Assert.Equal(ServiceDefaults.StreamerWorkers.ToString(), Env(s, "WORKERS"));
+        Assert.Equal(ServiceDefaults.StreamerRate, double.Parse(Env(s, "RATE")!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(ServiceDefaults.BatchSize.ToString(), Env(s, "BATCH_SIZE"));
+
+        Assert.Equal(ServiceDefaults.CollectorHealthPort.ToString(), Env(c, "HEALTH_PORT"));
+        Assert.Equal(ServiceDefaults.CollectorMetricsPort.ToString(), Env(c, "METRICS_PORT"));
+        Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), Env(c, "BROKER_PORT"));
+        Assert.Equal(ServiceDefaults.CollectorWorkers.ToString(), Env(c, "WORKERS"));
+        Assert.Equal(ServiceDefaults.MaxEntries.ToString(), Env(c, "MAX_ENTRIES"));
+
+        Assert.Equal(ServiceDefaults.GatewayPort.ToString(), Env(g, "PORT"));
+        Assert.Equal(ServiceDefaults.GatewayMetricsPort.ToString(), Env(g, "METRICS_PORT"));
+        Assert.Equal(ServiceDefaults.MaxEntries.ToString(), Env(g, "MAX_ENTRIES"));
+    }
+
+    [Fact]
+    public void Csv_file_resolves_from_the_streamer_folder_to_the_shipped_sample()
+    {
+        var app = App(ServiceDefaults.StreamerAppId);
+        var dir = Repo.PathOf(app["appDirPath"].Text()!);
+        var csv = Path.GetFullPath(Path.Combine(dir, Env(ServiceDefaults.StreamerAppId, "CSV_FILE")!));
+        Assert.Equal(Repo.PathOf("data", "dcgm_metrics_20250718_134233.csv"), csv);
+        Assert.True(File.Exists(csv));
+    }
+
+    [Fact]
+    public void Each_app_runs_its_own_project()
+    {
+        var expected = new Dictionary<string, string>
+        {
+            [ServiceDefaults.StreamerAppId] = "Telemetry.Streamer",
+            [ServiceDefaults.CollectorAppId] = "Telemetry.Collector",
+            [ServiceDefaults.GatewayAppId] = "Telemetry.Gateway",
+        };
+        foreach (var (id, project) in expected)
+        {
+            var app = App(id);
+            var dir = app["appDirPath"].Text()!.TrimEnd('/');
+            Assert.Equal($"./services/{project}", dir);
+            var command = app["command"]!.AsArray().Select(x => x.Text()).ToList();
+            Assert.Equal("dotnet", command[0]);
+            Assert.Contains($"{project}.csproj", command);
+        }
+    }
+}
