@@ -41,23 +41,24 @@ public sealed class MemoryKeyValueStore(TimeProvider? clock = null) : IKeyValueS
     {
         lock (_lock)
         {
+            // Operations run in order, each guard seeing the earlier ones' effects; all are staged first and
+            // applied only when every guard held, so a call is all-or-nothing.
+            var staged = new Dictionary<string, Entry?>(StringComparer.Ordinal);
             foreach (var operation in operations)
             {
-                TryRead(operation.Key, out var current);
+                if (!staged.TryGetValue(operation.Key, out var current)) TryRead(operation.Key, out current);
                 if (!Satisfies(operation.Condition, current)) throw new ConcurrencyConflictException(operation.Key);
-            }
-            foreach (var operation in operations)
-            {
-                switch (operation)
+                staged[operation.Key] = operation switch
                 {
-                    case UpsertOperation upsert:
-                        _entries[upsert.Key] = new Entry(upsert.Value, ++_version,
-                            upsert.TimeToLive is { } ttl ? _clock.GetUtcNow() + ttl : null);
-                        break;
-                    case DeleteOperation delete:
-                        _entries.Remove(delete.Key);
-                        break;
-                }
+                    UpsertOperation upsert => new Entry([.. upsert.Value], ++_version,
+                        upsert.TimeToLive is { } ttl ? _clock.GetUtcNow() + ttl : null),
+                    _ => null,
+                };
+            }
+            foreach (var (key, entry) in staged)
+            {
+                if (entry is null) _entries.Remove(key);
+                else _entries[key] = entry;
             }
         }
         return Task.CompletedTask;
@@ -82,5 +83,6 @@ public sealed class MemoryKeyValueStore(TimeProvider? clock = null) : IKeyValueS
         _ => true,
     };
 
-    private static StoredItem ToItem(string key, Entry? entry) => new(key, entry!.Value, entry.Version.ToString());
+    // Values are copied in and out, as over a wire: a caller's array never aliases the stored one.
+    private static StoredItem ToItem(string key, Entry? entry) => new(key, [.. entry!.Value], entry.Version.ToString());
 }

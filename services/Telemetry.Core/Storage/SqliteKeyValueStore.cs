@@ -6,7 +6,9 @@ namespace Telemetry.Core.Storage;
 /// The embedded durable store (<c>CHECKPOINT_ENABLED=true</c>): one SQLite file in WAL mode. Every
 /// <see cref="ExecuteAsync"/> is one SQLite transaction, so a crash leaves each GPU's window either before
 /// or after a write, never torn. ETags are values of one counter that only grows, so a key deleted and
-/// created again never reuses an ETag a writer may still hold.
+/// created again never reuses an ETag a writer may still hold. The counter lives in the file (table
+/// <c>kv_meta</c>) and is advanced inside each write transaction, so it survives a restart even when the
+/// newest rows were deleted, and several connections to one file never hand out the same value.
 /// </summary>
 public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
 {
@@ -14,7 +16,6 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _clock;
-    private long _version;
 
     public SqliteKeyValueStore(string path, TimeProvider? clock = null)
     {
@@ -38,10 +39,12 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
                 version INTEGER NOT NULL,
                 expires_at INTEGER NULL
             );
+            CREATE TABLE IF NOT EXISTS kv_meta (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                version INTEGER NOT NULL
+            );
+            INSERT OR IGNORE INTO kv_meta (id, version) SELECT 1, COALESCE(MAX(version), 0) FROM kv;
             """);
-        using var max = _connection.CreateCommand();
-        max.CommandText = "SELECT COALESCE(MAX(version), 0) FROM kv";
-        _version = Convert.ToInt64(max.ExecuteScalar());
     }
 
     public async Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default)
@@ -92,7 +95,8 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
         try
         {
             var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
-            using var transaction = _connection.BeginTransaction();
+            using var transaction = _connection.BeginTransaction(); // BEGIN IMMEDIATE: holds the write lock
+            var version = ReadCounter(transaction);
             foreach (var operation in operations)
             {
                 if (!Satisfies(operation.Condition, CurrentVersion(transaction, operation.Key, now)))
@@ -110,7 +114,7 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
                         ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at
                         """;
                     command.Parameters.AddWithValue("$value", upsert.Value);
-                    command.Parameters.AddWithValue("$version", ++_version);
+                    command.Parameters.AddWithValue("$version", ++version);
                     command.Parameters.AddWithValue("$expires", upsert.TimeToLive is { } ttl
                         ? now + (long)ttl.TotalMilliseconds
                         : DBNull.Value);
@@ -120,6 +124,13 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
                     command.CommandText = "DELETE FROM kv WHERE key = $key";
                 }
                 command.ExecuteNonQuery();
+            }
+            using (var counter = _connection.CreateCommand())
+            {
+                counter.Transaction = transaction;
+                counter.CommandText = "UPDATE kv_meta SET version = $version WHERE id = 1";
+                counter.Parameters.AddWithValue("$version", version);
+                counter.ExecuteNonQuery();
             }
             transaction.Commit();
         }
@@ -152,6 +163,14 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
     {
         _connection.Dispose();
         _gate.Dispose();
+    }
+
+    private long ReadCounter(SqliteTransaction transaction)
+    {
+        using var command = _connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT version FROM kv_meta WHERE id = 1";
+        return Convert.ToInt64(command.ExecuteScalar());
     }
 
     private long? CurrentVersion(SqliteTransaction transaction, string key, long now)

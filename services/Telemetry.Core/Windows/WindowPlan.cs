@@ -14,10 +14,11 @@ internal sealed class WindowPlan
 {
     private readonly WindowOptions _options;
     private readonly WindowManifest _manifest;
-    private readonly MetricSample[] _late;   // at or before the newest stored instant: may repeat stored samples
+    private MetricSample[] _late;            // at or before the newest stored instant: may repeat stored samples
     private readonly MetricSample[] _tail;   // strictly newer than anything stored
     private readonly int _runStart, _runEnd; // segments [start, end] overlapping the late samples; empty when end < start
     private readonly int _mergeFrom;         // first trailing segment folded into the tail segment
+    private readonly bool _wasFull;          // the window held MaxEntries samples before this append
 
     public GpuIdentity Gpu { get; }
     public StoredItem? ManifestRead { get; }
@@ -47,6 +48,7 @@ internal sealed class WindowPlan
         _runStart = runStart;
         _runEnd = runEnd;
         _mergeFrom = mergeFrom;
+        _wasFull = manifest.Retained >= options.MaxEntries;
         IdentityChanged = manifestRead is not null && manifest.Gpu != gpu;
         var keys = new List<string>();
         for (var i = runStart; i <= runEnd; i++) keys.Add(WindowKeys.Segment(gpu.Uuid, manifest.Segments[i].Id));
@@ -79,6 +81,22 @@ internal sealed class WindowPlan
             while (runStart < segments.Count && segments[runStart].To < lo) runStart++;
             runEnd = segments.Count - 1;
             while (runEnd >= 0 && segments[runEnd].From > hi) runEnd--;
+
+            // Late samples falling between segments (or before the first) would otherwise get a segment of
+            // their own each time, and newest-first arrivals would leave one segment per sample. Fold in
+            // neighbours while the rewrite still fits one segment.
+            var size = late.Length;
+            for (var i = runStart; i <= runEnd; i++) size += segments[i].Count - segments[i].Skip;
+            while (runStart > 0 && size + segments[runStart - 1].Count - segments[runStart - 1].Skip <= options.SegmentCapacity)
+            {
+                runStart--;
+                size += segments[runStart].Count - segments[runStart].Skip;
+            }
+            while (runEnd < segments.Count - 1 && size + segments[runEnd + 1].Count - segments[runEnd + 1].Skip <= options.SegmentCapacity)
+            {
+                runEnd++;
+                size += segments[runEnd].Count - segments[runEnd].Skip;
+            }
         }
 
         // Fold the new tail into the trailing segments while they are no bigger than what is being written:
@@ -113,6 +131,16 @@ internal sealed class WindowPlan
             if (_runEnd >= _runStart)
             {
                 if (!TryLoad(segmentsRead, _runStart, _runEnd, out var existing)) return false;
+                if (_wasFull && _runStart == 0 && existing.Count > 0)
+                {
+                    // Create only knows the head segment's first time, not where its skipped (evicted) part ends:
+                    // late samples older than the oldest kept one would be stored only to be evicted again
+                    // (a redelivery rewriting the head segment and counting as stored). Refuse them here.
+                    var older = 0;
+                    while (older < _late.Length && SampleOrder.Instance.Compare(_late[older], existing[0]) < 0) older++;
+                    Evicted += older;
+                    _late = _late[older..];
+                }
                 merged = SampleOrder.Merge(existing, _late, out var duplicates);
                 Duplicates = duplicates;
             }

@@ -164,17 +164,15 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
             }
             try
             {
-                // One bucket per write keeps a conflict on one from undoing the others on non-atomic stores.
-                foreach (var write in writes)
-                {
-                    await store.ExecuteAsync([write], cancellationToken).ConfigureAwait(false);
-                    byBucket.Remove(write.Key);
-                }
+                // All buckets in one round trip. If a guard fails, an atomic store applied none and a non-atomic
+                // one some: either way the retry re-reads, finds the GPUs already listed where the write landed,
+                // and writes only the rest.
+                if (writes.Count > 0) await store.ExecuteAsync(writes, cancellationToken).ConfigureAwait(false);
                 byBucket.Clear();
             }
             catch (ConcurrencyConflictException)
             {
-                // Re-read and retry the buckets not yet written.
+                // Re-read and retry.
             }
         }
     }
