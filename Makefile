@@ -1,0 +1,52 @@
+# TelemetryPipeline — developer commands. `make help` lists them.
+SHELL := /bin/bash
+CONFIGURATION ?= Release
+SOLUTION := TelemetryPipeline.sln
+RESULTS := TestResults
+STANDALONE_DLL := services/Telemetry.Standalone/bin/$(CONFIGURATION)/net10.0/Telemetry.Standalone.dll
+
+# Settings for `make run`; any can be overridden on the command line or in the environment.
+export CSV_FILE ?= $(CURDIR)/data/dcgm_metrics_20250718_134233.csv
+export DATA_DIR ?= $(CURDIR)/.data
+
+.PHONY: help build run test coverage openapi clean
+
+help:
+	@echo "make run        embedded pipeline (API on http://localhost:8081), streaming data/ at RATE (default 10/s per worker)"
+	@echo "make test       build and run every test; prints 'N passed, N failed, N skipped'"
+	@echo "make coverage   tests with line/branch coverage; summary printed, HTML in coverage/"
+	@echo "make openapi    write docs/openapi.json from the code (no server)"
+	@echo "make lint-deploy / docker-build / docker-deploy / docker-down / helm-lint   (see deploy/)"
+
+build:
+	dotnet build $(SOLUTION) -c $(CONFIGURATION)
+
+run:
+	dotnet build services/Telemetry.Standalone -c $(CONFIGURATION) -v quiet -nologo
+	dotnet $(STANDALONE_DLL)
+
+test:
+	rm -rf $(RESULTS)
+	dotnet build $(SOLUTION) -c $(CONFIGURATION) -nologo -v quiet
+	dotnet test $(SOLUTION) -c $(CONFIGURATION) --no-build --logger trx --results-directory $(RESULTS) -v quiet -nologo || true
+	.ci/test-summary.sh $(RESULTS)
+
+coverage:
+	rm -rf $(RESULTS) coverage
+	dotnet tool restore
+	dotnet test $(SOLUTION) -c $(CONFIGURATION) --logger trx --results-directory $(RESULTS) --collect:"XPlat Code Coverage" -v quiet -nologo || true
+	dotnet reportgenerator -reports:"$(RESULTS)/**/coverage.cobertura.xml" -targetdir:coverage -reporttypes:"Html;TextSummary" \
+		-assemblyfilters:"+Telemetry.*;-Telemetry.*Tests*;-Telemetry.DaprDouble" >/dev/null
+	@sed -n '1,20p' coverage/Summary.txt
+	.ci/test-summary.sh $(RESULTS)
+
+openapi:
+	dotnet build services/Telemetry.Gateway -c $(CONFIGURATION) -p:OpenApiGenerateDocuments=true -nologo -v quiet
+	mv docs/Telemetry.Gateway.json docs/openapi.json
+	@echo "wrote docs/openapi.json"
+
+clean:
+	dotnet clean $(SOLUTION) -v quiet
+	rm -rf $(RESULTS) coverage
+
+include deploy/deploy.mk
