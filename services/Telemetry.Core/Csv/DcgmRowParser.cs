@@ -18,6 +18,8 @@ internal sealed class DcgmRowParser : RowParser
     private static ReadOnlySpan<byte> DriverLabel => "DCGM_FI_DRIVER_VERSION="u8;
 
     private readonly int _timestamp, _metric, _gpuId, _device, _uuid, _model, _host, _value, _labels;
+    private readonly int _blockFirst, _blockLast; // the span of identity columns
+    private readonly bool _contiguous;
     private readonly Utf8Cache<GpuIdentity> _gpus = new();
     private readonly Utf8Cache<string> _metricNames = new();
     private readonly KeyBuilder _key = new();
@@ -45,9 +47,6 @@ internal sealed class DcgmRowParser : RowParser
         _blockLast = identity.Max();
         _contiguous = _blockLast - _blockFirst == identity.Length - 1;
     }
-
-    private readonly int _blockFirst, _blockLast;
-    private readonly bool _contiguous;
 
     public override CsvReadResult Parse(CsvReader csv, long line)
     {
@@ -126,7 +125,7 @@ internal sealed class DcgmRowParser : RowParser
         var driver = _labels < 0 ? default : DriverVersion(csv.GetRawSpan(_labels));
         if (hit)
         {
-            if (driver.IsEmpty) return gpu is not null;
+            if (driver.IsEmpty) return gpu is not null; // always true on a hit; spelled out for the compiler
             gpu = gpu! with { DriverVersion = Encoding.UTF8.GetString(driver) };
         }
         else
