@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Text;
 using CsvHelper;
 using Telemetry.Core.Model;
 
@@ -16,10 +18,13 @@ internal sealed class DcgmRowParser : RowParser
     private static ReadOnlySpan<byte> DriverLabel => "DCGM_FI_DRIVER_VERSION="u8;
 
     private readonly int _timestamp, _metric, _gpuId, _device, _uuid, _model, _host, _value, _labels;
+    private readonly int _blockFirst, _blockLast; // the span of identity columns
+    private readonly bool _contiguous;
     private readonly Utf8Cache<GpuIdentity> _gpus = new();
     private readonly Utf8Cache<string> _metricNames = new();
     private readonly KeyBuilder _key = new();
-    private readonly LastTimestamp _lastTimestamp = new();
+    private readonly LastSeen<DateTime> _lastTimestamp = new();
+    private readonly LastSeen<string> _lastMetric = new();
 
     /// <param name="columns">Header name to index; must hold every <see cref="RequiredColumns"/> entry.</param>
     public DcgmRowParser(string source, IReadOnlyDictionary<string, int> columns, int headerFieldCount)
@@ -43,15 +48,9 @@ internal sealed class DcgmRowParser : RowParser
         _contiguous = _blockLast - _blockFirst == identity.Length - 1;
     }
 
-    private readonly int _blockFirst, _blockLast;
-    private readonly bool _contiguous;
-
     public override CsvReadResult Parse(CsvReader csv, long line)
     {
         if (WrongFieldCount(csv, line, out var error)) return error;
-
-        var uuid = csv.GetSpan(_uuid);
-        if (uuid.IsEmpty) return Fail(line, "missing uuid (the GPU's identity)", "uuid");
 
         var timestampText = csv.GetSpan(_timestamp);
         if (!_lastTimestamp.TryGet(timestampText, out var timestamp))
@@ -64,10 +63,6 @@ internal sealed class DcgmRowParser : RowParser
             _lastTimestamp.Set(timestampText, timestamp);
         }
 
-        var gpuIdText = csv.GetSpan(_gpuId);
-        if (!Utf8Fields.TryParseIndex(gpuIdText, out var gpuIndex))
-            return Fail(line, $"found {Utf8Fields.Describe(gpuIdText)}; a non-negative integer GPU index was expected", "gpu_id");
-
         var metricText = csv.GetSpan(_metric);
         if (metricText.IsEmpty) return Fail(line, "missing metric name", "metric_name");
 
@@ -75,48 +70,77 @@ internal sealed class DcgmRowParser : RowParser
         if (!Utf8Fields.TryParseDouble(valueText, out var value))
             return Fail(line, $"found {Utf8Fields.Describe(valueText)}; a number was expected", "value");
 
-        if (!_metricNames.TryGet(metricText, out var metricName))
+        if (!_lastMetric.TryGet(metricText, out var metricName))
         {
-            metricName = csv.GetString(_metric);
-            _metricNames.Add(metricText, metricName);
+            if (!_metricNames.TryGet(metricText, out metricName))
+            {
+                metricName = csv.GetString(_metric);
+                _metricNames.Add(metricText, metricName);
+            }
+            _lastMetric.Set(metricText, metricName);
         }
 
-        var gpu = Identity(csv, uuid, gpuIdText, gpuIndex);
+        if (!TryIdentity(csv, line, out var gpu, out error)) return error;
         return new CsvReadResult(new TelemetryRow(gpu, timestamp, [new MetricValue(metricName, value)], line), null);
     }
 
     /// <summary>The GPU of this line, built once per distinct combination of identity columns (the same uuid
-    /// under another host is a different identity). The driver version is read from labels_raw only until it
-    /// is known: searching that long field on every line would cost more than the rest of the line, and a
-    /// driver cannot change within one scrape of an exporter.</summary>
-    private GpuIdentity Identity(CsvReader csv, ReadOnlySpan<byte> uuid, ReadOnlySpan<byte> gpuIdText, int gpuIndex)
+    /// under another host is a different identity). uuid and gpu_id are only validated when the identity
+    /// columns differ from every line read so far: an identical set was validated on its first line.
+    /// The driver version is read from labels_raw only until it is known: searching that long field on every
+    /// line would cost more than the rest of the line, and a driver cannot change within one scrape.</summary>
+    private bool TryIdentity(CsvReader csv, long line, [NotNullWhen(true)] out GpuIdentity? gpu, out CsvReadResult error)
     {
+        error = default;
+        gpu = null;
         // Raw bytes (quotes and all) make a fine key: a line quoting differently only misses the cache and
-        // builds an equal identity. Otherwise uuid goes last, since the key's hash samples its tail.
-        if (!_contiguous || !TryRawBlock(csv, _blockFirst, _blockLast, out var key))
+        // builds an equal identity.
+        ReadOnlySpan<byte> key = default;
+        var keyed = _contiguous && TryRawBlock(csv, _blockFirst, _blockLast, out key);
+        var hit = keyed && _gpus.TryGet(key, out gpu);
+        if (hit && (gpu!.DriverVersion is not null || _labels < 0)) return true;
+
+        var uuid = csv.GetSpan(_uuid);
+        if (uuid.IsEmpty)
+        {
+            error = Fail(line, "missing uuid (the GPU's identity)", "uuid");
+            gpu = null;
+            return false;
+        }
+        var gpuIdText = csv.GetSpan(_gpuId);
+        if (!Utf8Fields.TryParseIndex(gpuIdText, out var gpuIndex))
+        {
+            error = Fail(line, $"found {Utf8Fields.Describe(gpuIdText)}; a non-negative integer GPU index was expected", "gpu_id");
+            gpu = null;
+            return false;
+        }
+        if (!keyed)
+        {
+            // uuid last, since the key's hash samples its tail.
             key = _key.Reset().Add(csv.GetSpan(_host)).Add(gpuIdText).Add(csv.GetSpan(_device)).Add(csv.GetSpan(_model)).Add(uuid).Key;
-        var hit = _gpus.TryGet(key, out var gpu);
-        // Once known, the driver is not looked for again; while unknown, each line of that GPU may tell it.
-        if (hit && (gpu!.DriverVersion is not null || _labels < 0)) return gpu;
+            hit = _gpus.TryGet(key, out gpu);
+            if (hit && (gpu!.DriverVersion is not null || _labels < 0)) return true;
+        }
 
         var driver = _labels < 0 ? default : DriverVersion(csv.GetRawSpan(_labels));
         if (hit)
         {
-            if (driver.IsEmpty) return gpu!;
-            gpu = gpu! with { DriverVersion = System.Text.Encoding.UTF8.GetString(driver) };
-            _gpus.Add(key, gpu);
-            return gpu;
+            if (driver.IsEmpty) return gpu is not null; // always true on a hit; spelled out for the compiler
+            gpu = gpu! with { DriverVersion = Encoding.UTF8.GetString(driver) };
         }
-        gpu = new GpuIdentity(
-            Uuid: csv.GetString(_uuid),
-            Hostname: csv.GetString(_host),
-            GpuIndex: gpuIndex,
-            Device: csv.GetString(_device),
-            Model: csv.GetString(_model),
-            PciBusId: null,
-            DriverVersion: driver.IsEmpty ? null : System.Text.Encoding.UTF8.GetString(driver));
+        else
+        {
+            gpu = new GpuIdentity(
+                Uuid: csv.GetString(_uuid),
+                Hostname: csv.GetString(_host),
+                GpuIndex: gpuIndex,
+                Device: csv.GetString(_device),
+                Model: csv.GetString(_model),
+                PciBusId: null,
+                DriverVersion: driver.IsEmpty ? null : Encoding.UTF8.GetString(driver));
+        }
         _gpus.Add(key, gpu);
-        return gpu;
+        return true;
     }
 
     /// <summary>The raw bytes of the current record from the start of field <paramref name="first"/> to the end

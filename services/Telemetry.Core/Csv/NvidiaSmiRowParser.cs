@@ -60,7 +60,7 @@ internal sealed class NvidiaSmiRowParser : RowParser
     private readonly MetricValue[] _scratch;
     private readonly Utf8Cache<GpuIdentity> _gpus = new();
     private readonly KeyBuilder _key = new();
-    private readonly LastTimestamp _lastTimestamp = new();
+    private readonly LastSeen<DateTime> _lastTimestamp = new();
 
     /// <param name="header">The header names, trimmed. Must contain 'timestamp' and 'uuid'.</param>
     public NvidiaSmiRowParser(string source, IReadOnlyList<string> header, string hostname) : base(source, header.Count)

@@ -78,21 +78,22 @@ internal sealed class KeyBuilder
     public ReadOnlySpan<byte> Key => _buffer.AsSpan(0, _length);
 }
 
-/// <summary>Remembers the last timestamp text and its value: exporters write the same instant on many lines
-/// in a row, so most lines skip date parsing entirely.</summary>
-internal sealed class LastTimestamp
+/// <summary>Remembers the last text seen in a column and what it was parsed to: exporters write the same
+/// instant (and, grouped by metric, the same name) on many lines in a row, so most lines skip the parse or the
+/// dictionary lookup.</summary>
+internal sealed class LastSeen<T>
 {
     private readonly byte[] _text = new byte[64];
     private int _length = -1;
-    private DateTime _value;
+    private T? _value;
 
-    public bool TryGet(ReadOnlySpan<byte> text, out DateTime value)
+    public bool TryGet(ReadOnlySpan<byte> text, [MaybeNullWhen(false)] out T value)
     {
         value = _value;
         return text.Length == _length && text.SequenceEqual(_text.AsSpan(0, _length));
     }
 
-    public void Set(ReadOnlySpan<byte> text, DateTime value)
+    public void Set(ReadOnlySpan<byte> text, T value)
     {
         if (text.Length > _text.Length) return;
         text.CopyTo(_text);

@@ -122,6 +122,50 @@ public class FormatAndSourceTests
     }
 
     [Fact]
+    public void AnIoFailureMidFileIsASourceErrorNamingTheFile()
+    {
+        var head = Encoding.UTF8.GetBytes("timestamp, uuid, temperature.gpu\n" +
+                                          string.Concat(Enumerable.Repeat("2026/11/26 18:37:31, GPU-9, 40\n", 5000)));
+        using var stream = new FailingStream(head);
+        using var reader = TelemetryCsvReader.Open(stream, "flaky.csv", Options);
+
+        var e = Assert.Throws<CsvSourceException>(() => reader.ReadAll().Count());
+        Assert.Equal("CSV file 'flaky.csv' cannot be read: disk on fire", e.Message);
+    }
+
+    [Fact]
+    public void AWriteOnlyStreamIsRefused()
+    {
+        using var stream = new FileStream(Path.GetTempFileName(), FileMode.Open, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+        var e = Assert.Throws<CsvSourceException>(() => TelemetryCsvReader.Open(stream, "wo.csv", Options));
+        Assert.Equal("CSV file 'wo.csv' cannot be read: the stream is not readable", e.Message);
+    }
+
+    [Fact]
+    public void StreamAndFileReadTheSame()
+    {
+        using var stream = File.OpenRead(ReferenceFile);
+        using var reader = TelemetryCsvReader.Open(stream, "upload.csv", Options);
+        var fromStream = reader.ReadAll().Select(r => (r.Row!.Gpu, r.Row.SourceTimestamp, r.Row.Metrics[0], r.Row.LineNumber)).ToList();
+        var fromFile = ReadFile(ReferenceFile).Select(r => (r.Row!.Gpu, r.Row.SourceTimestamp, r.Row.Metrics[0], r.Row.LineNumber)).ToList();
+
+        Assert.Equal(fromFile, fromStream);
+    }
+
+    /// <summary>Serves <c>data</c>, then fails the way a dying disk or a dropped upload does.</summary>
+    private sealed class FailingStream(byte[] data) : MemoryStream(data)
+    {
+        public override int Read(byte[] buffer, int offset, int count) =>
+            Position >= Length ? throw new IOException("disk on fire") : base.Read(buffer, offset, count);
+
+        public override int Read(Span<byte> buffer) =>
+            Position >= Length ? throw new IOException("disk on fire") : base.Read(buffer);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Position >= Length ? throw new IOException("disk on fire") : base.ReadAsync(buffer, cancellationToken);
+    }
+
+    [Fact]
     public void RowErrorFormatsAsFileLineFieldReason()
     {
         Assert.Equal("a.csv:7: field 'value': found 'x'; a number was expected",
