@@ -83,7 +83,7 @@ public sealed partial class StreamerWorker(
             _pass = claim.Pass;
             _passRead = _passRejected = 0;
         }
-        var rows = Channel.CreateBounded<TelemetryRow>(new BoundedChannelOptions(Math.Max(64, _options.Workers * 64))
+        var rows = Channel.CreateBounded<TelemetryRow>(new BoundedChannelOptions(Math.Max(16, _options.Workers * 8))
         {
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
