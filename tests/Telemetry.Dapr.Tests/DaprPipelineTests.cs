@@ -1,0 +1,143 @@
+using System.Text.Json;
+using Telemetry.Core.Configuration;
+using Xunit.Abstractions;
+
+namespace Telemetry.Dapr.Tests;
+
+/// <summary>The reference file through three Dapr apps, each behind its own sidecar double.</summary>
+public sealed class DaprPipelineTests(ITestOutputHelper output)
+{
+    private const int ReferenceGpus = 247, ReferenceSamples = 2470, MetricsPerGpu = 10;
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
+
+    private static Dictionary<string, string> OnePass(string rate = "0") => new()
+    {
+        ["RATE"] = rate,
+        ["LOOP"] = "false",
+        ["WORKERS"] = "2",
+    };
+
+    [Fact]
+    public async Task Reference_file_once_gives_247_gpus_with_10_ordered_samples_each()
+    {
+        await using var cluster = new DaprCluster();
+        var collector = await cluster.StartCollectorAsync();
+        var gateway = await cluster.StartGatewayAsync();
+        var streamer = await cluster.StartStreamerAsync(OnePass());
+
+        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+        await AssertReferenceWindowsAsync(gateway.Client);
+        Assert.True(collector.Sidecar.Counters.Acks > 0);
+    }
+
+    [Fact]
+    public async Task Three_collectors_with_every_delivery_repeated_store_each_sample_exactly_once()
+    {
+        await using var cluster = new DaprCluster();
+        cluster.Backend.Faults.DuplicateDeliveries = 1;
+        var collectors = new List<DaprCluster.Node>();
+        for (var i = 0; i < 3; i++) collectors.Add(await cluster.StartCollectorAsync());
+        var gateway = await cluster.StartGatewayAsync();
+        // Small batches make many messages, so all three replicas get some and write the same GPUs at once.
+        var settings = OnePass();
+        settings["BATCH_SIZE"] = "20";
+        var streamer = await cluster.StartStreamerAsync(settings);
+
+        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+        await AssertReferenceWindowsAsync(gateway.Client);
+
+        var published = streamer.StreamerStatus.BatchesPublished;
+        var deliveries = collectors.Select(c => c.Sidecar.Counters.Deliveries).ToList();
+        output.WriteLine($"{published} batches published; deliveries per collector: {string.Join(", ", deliveries)}");
+        Assert.All(deliveries, count => Assert.True(count > 0, "every collector replica took part"));
+        Assert.True(deliveries.Sum() >= 2 * published, "every message was delivered at least twice");
+    }
+
+    [Fact]
+    public async Task Streamers_joining_and_leaving_mid_pass_send_every_row_once()
+    {
+        await using var cluster = new DaprCluster();
+        await cluster.StartCollectorAsync();
+        var gateway = await cluster.StartGatewayAsync();
+        var settings = new Dictionary<string, string>
+        {
+            ["RATE"] = "150",
+            ["WORKERS"] = "1",
+            ["LOOP"] = "false",
+            ["BATCH_SIZE"] = "25",
+            ["SHARE_CHUNK_ROWS"] = "40",
+            ["SHARE_LEASE_SECONDS"] = "3",
+        };
+        var first = await cluster.StartStreamerAsync(settings);
+        await Task.Delay(1500);
+        var second = await cluster.StartStreamerAsync(settings);
+        await Task.Delay(1500);
+        await first.StopAsync(); // leaves mid-range: hands its remaining rows back
+        var third = await cluster.StartStreamerAsync(settings);
+
+        await Task.WhenAll(second.StreamerStatus.Finished, third.StreamerStatus.Finished).WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+        output.WriteLine($"rows published: second {second.StreamerStatus.RowsPublished}, third {third.StreamerStatus.RowsPublished}");
+        Assert.True(second.StreamerStatus.RowsPublished > 0 && third.StreamerStatus.RowsPublished > 0);
+        // Each row has its own processing time, so a row sent twice would be a sample too many.
+        await AssertReferenceWindowsAsync(gateway.Client);
+    }
+
+    [Fact]
+    public async Task Round_trips_stay_few_per_sample_and_per_query()
+    {
+        await using var cluster = new DaprCluster();
+        var collector = await cluster.StartCollectorAsync();
+        var gateway = await cluster.StartGatewayAsync();
+        var streamer = await cluster.StartStreamerAsync(OnePass());
+        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+
+        var publishCalls = streamer.Sidecar.Calls["PublishEvent"] + streamer.Sidecar.Calls["BulkPublishEvent"] + streamer.Sidecar.Calls["BulkPublishEventAlpha1"];
+        var samplesPerPublish = (double)streamer.StreamerStatus.SamplesPublished / publishCalls;
+        var stateCalls = collector.Sidecar.Calls.Snapshot().Where(call => call.Key.Contains("State")).Sum(call => call.Value);
+        output.WriteLine($"samples per publish call: {samplesPerPublish:F0} ({publishCalls} calls); collector state calls per 1,000 samples: {stateCalls * 1000.0 / ReferenceSamples:F1}");
+        Assert.True(samplesPerPublish >= 100, $"{samplesPerPublish:F0} samples per publish call");
+
+        var uuid = (await GatewayQueries.AllGpusAsync(gateway.Client))[0].GetProperty("uuid").GetString();
+        var before = gateway.Sidecar.Calls.Total;
+        await GatewayQueries.TelemetryAsync(gateway.Client, uuid!);
+        var perQuery = gateway.Sidecar.Calls.Total - before;
+        output.WriteLine($"sidecar calls for one telemetry query: {perQuery}");
+        Assert.InRange(perQuery, 1, 3);
+    }
+
+    [Fact]
+    public async Task Readiness_includes_the_sidecar_and_the_store()
+    {
+        await using var cluster = new DaprCluster();
+        var gateway = await cluster.StartGatewayAsync();
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await gateway.Client.GetAsync("/health/ready")).StatusCode);
+        cluster.Backend.Faults.StateUnavailable = true;
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await gateway.Client.GetAsync("/health/ready")).StatusCode);
+        cluster.Backend.Faults.StateUnavailable = false;
+        await gateway.Sidecar.KillAsync();
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, (await gateway.Client.GetAsync("/health/ready")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await gateway.Client.GetAsync("/health")).StatusCode);
+    }
+
+    private async Task AssertReferenceWindowsAsync(HttpClient api)
+    {
+        await GatewayQueries.WaitForSamplesAsync(api, ReferenceSamples, Patience);
+        var gpus = await GatewayQueries.AllGpusAsync(api);
+        Assert.Equal(ReferenceGpus, gpus.Count);
+        Assert.Equal(31, gpus.Select(gpu => gpu.GetProperty("hostname").GetString()).Distinct().Count());
+        foreach (var gpu in gpus)
+        {
+            var uuid = gpu.GetProperty("uuid").GetString()!;
+            var samples = await GatewayQueries.TelemetryAsync(api, uuid);
+            Assert.Equal(MetricsPerGpu, samples.Count);
+            Assert.Equal(MetricsPerGpu, samples.Select(s => s.GetProperty("metric_name").GetString()).Distinct().Count());
+            var times = samples.Select(s => s.GetProperty("timestamp").GetDateTime()).ToList();
+            Assert.Equal(times.Order().ToList(), times);
+        }
+        output.WriteLine($"{gpus.Count} GPUs, {gpus.Sum(g => g.GetProperty("samples").GetInt32())} samples, each GPU {MetricsPerGpu} ordered samples");
+    }
+}
