@@ -26,7 +26,7 @@ public static class DaprStreamerExtensions
                 host.ShareChunkRows,
                 streamer.Loop,
                 TimeSpan.FromSeconds(host.ShareLeaseSeconds),
-                $"{Environment.MachineName}-{Guid.NewGuid():N}"[..40],
+                $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..12]}",
                 logger: provider.GetRequiredService<ILogger<SharedRowShare>>());
         });
         return services;
