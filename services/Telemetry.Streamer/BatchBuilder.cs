@@ -2,11 +2,11 @@ using Telemetry.Core.Model;
 
 namespace Telemetry.Streamer;
 
-/// <summary>Collects stamped rows into one batch, grouped by GPU so each GPU's identity travels once.</summary>
-internal sealed class BatchBuilder(string streamerId)
+/// <summary>Collects stamped rows into one batch, grouped by GPU so each GPU's identity travels once.
+/// Batch ids are the streamer's id and a sequence number shared by all its workers, so they never repeat.</summary>
+internal sealed class BatchBuilder(string streamerId, Func<long> nextSequence)
 {
     private readonly Dictionary<string, (GpuIdentity Gpu, List<MetricSample> Samples)> _byGpu = new(StringComparer.Ordinal);
-    private long _sequence;
 
     public int SampleCount { get; private set; }
     public int RowCount { get; private set; }
@@ -36,6 +36,6 @@ internal sealed class BatchBuilder(string streamerId)
         _byGpu.Clear();
         SampleCount = 0;
         RowCount = 0;
-        return new TelemetryBatch($"{streamerId}-{++_sequence}", gpus);
+        return new TelemetryBatch($"{streamerId}-{nextSequence()}", gpus);
     }
 }

@@ -28,7 +28,7 @@ public sealed partial class StreamerWorker(
     private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
     private TelemetryCsvReader? _reader;
     private IEnumerator<CsvReadResult>? _rows;
-    private long _position, _pass, _passRead, _passRejected;
+    private long _position, _pass, _passRead, _passRejected, _batchSequence;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -146,7 +146,7 @@ public sealed partial class StreamerWorker(
 
     private async Task RunWorkerAsync(ChannelReader<TelemetryRow> rows, CancellationToken stoppingToken)
     {
-        var batch = new BatchBuilder(_streamerId);
+        var batch = new BatchBuilder(_streamerId, () => Interlocked.Increment(ref _batchSequence));
         var interval = _options.Rate > 0 ? TimeSpan.FromSeconds(1 / _options.Rate) : TimeSpan.Zero;
         var batchWait = TimeSpan.FromMilliseconds(_options.BatchWaitMilliseconds);
         var due = DateTime.UtcNow;

@@ -56,6 +56,10 @@ public sealed class FaultInjection
     /// <summary>While true, every state call fails with gRPC Unavailable.</summary>
     public bool StateUnavailable { get; set; }
 
+    /// <summary>While set, state calls from sidecars of this app id fail with gRPC Unavailable (the store is
+    /// unreachable from that app only, e.g. a network partition).</summary>
+    public string? StateUnavailableForAppId { get; set; }
+
     /// <summary>Added before every state call is served.</summary>
     public TimeSpan StateDelay { get; set; }
 

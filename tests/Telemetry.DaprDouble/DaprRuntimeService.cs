@@ -133,7 +133,7 @@ public class DaprRuntimeService(DaprSidecar sidecar)
         Enter(method, context);
         var faults = Backend.Faults;
         if (faults.StateDelay > TimeSpan.Zero) await Task.Delay(faults.StateDelay, context.CancellationToken);
-        if (faults.StateUnavailable) throw new RpcException(new Status(StatusCode.Unavailable, "state store unavailable (fault injected)"));
+        if (faults.StateUnavailable || faults.StateUnavailableForAppId == Sidecar.AppId) throw new RpcException(new Status(StatusCode.Unavailable, "state store unavailable (fault injected)"));
         return Backend.ResolveStore(storeName, Sidecar.AppId);
     }
 

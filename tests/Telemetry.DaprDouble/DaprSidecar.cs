@@ -31,6 +31,10 @@ public sealed class SidecarOptions
     /// <summary>Deliveries a sidecar runs at once per subscription (daprd runs them in parallel).</summary>
     public int DeliveryConcurrency { get; set; } = 1;
 
+    /// <summary>Fixed ports (0 = any free one), so a test can point an app at a sidecar that starts later.</summary>
+    public int GrpcPort { get; set; }
+    public int HttpPort { get; set; }
+
     /// <summary>Replaces the gRPC service, to override a <see cref="DaprRuntimeService"/> handler.</summary>
     public Func<DaprSidecar, DaprRuntimeService>? ServiceFactory { get; set; }
 }
@@ -99,8 +103,8 @@ public sealed class DaprSidecar : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             // Two ports like daprd: gRPC needs HTTP/2 without TLS (prior knowledge), the SDK's health checks use HTTP/1.1.
-            k.Listen(IPAddress.Loopback, 0, o => { o.Protocols = HttpProtocols.Http2; grpc = o; });
-            k.Listen(IPAddress.Loopback, 0, o => { o.Protocols = HttpProtocols.Http1; http = o; });
+            k.Listen(IPAddress.Loopback, Options.GrpcPort, o => { o.Protocols = HttpProtocols.Http2; grpc = o; });
+            k.Listen(IPAddress.Loopback, Options.HttpPort, o => { o.Protocols = HttpProtocols.Http1; http = o; });
         });
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = true);
         builder.Services.AddSingleton(Options.ServiceFactory?.Invoke(this) ?? new DaprRuntimeService(this));
