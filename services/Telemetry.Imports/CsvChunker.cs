@@ -30,8 +30,6 @@ internal sealed class CsvChunker(int chunkBytes, long maxBytes)
         var pending = new byte[_hardLimit + 64 * 1024];
         var length = 0;          // bytes in pending
         var scanned = 0;         // bytes of pending already scanned
-        var lastBoundary = 0;    // end of the last whole record in pending (0: none)
-        long linesAtBoundary = 0;
         long line = 1;           // physical line at the scan position
         long firstLine = 1;      // physical line pending starts on
         var inQuotes = false;
@@ -41,8 +39,7 @@ internal sealed class CsvChunker(int chunkBytes, long maxBytes)
 
         while (true)
         {
-            if (length == pending.Length) Array.Resize(ref pending, pending.Length * 2);
-            var read = await input.ReadAsync(pending.AsMemory(length), cancellationToken).ConfigureAwait(false);
+            var read = await input.ReadAsync(pending.AsMemory(length, Math.Min(pending.Length - length, 64 * 1024)), cancellationToken).ConfigureAwait(false);
             if (read == 0) break;
             total += read;
             if (total > maxBytes) throw new ImportTooLargeException(maxBytes);
@@ -55,44 +52,31 @@ internal sealed class CsvChunker(int chunkBytes, long maxBytes)
                 if (b != (byte)'\n') continue;
                 line++;
                 if (inQuotes) continue;
+                var end = scanned + 1; // a record ends here
                 if (!headerDone)
                 {
-                    await onHeader(pending[..(scanned + 1)], line - 1).ConfigureAwait(false);
+                    await onHeader(pending[..end], line - 1).ConfigureAwait(false);
                     headerDone = true;
-                    Shift(pending, ref length, scanned + 1);
-                    scanned = -1; // the loop's increment brings it to 0
-                    firstLine = line;
-                    continue;
                 }
-                lastBoundary = scanned + 1;
-                linesAtBoundary = line;
+                else if (end >= chunkBytes)
+                {
+                    await onChunk(chunk++, pending[..end], firstLine).ConfigureAwait(false);
+                }
+                else continue;
+                Shift(pending, ref length, end);
+                scanned = -1; // the loop's increment brings it to 0
+                firstLine = line;
             }
             if (!headerDone)
             {
                 if (length > MaxHeaderBytes) throw new InvalidDataException("line 1 is longer than 64 KB: not a CSV header");
-                continue;
             }
-
-            while (length >= chunkBytes)
+            else if (length >= _hardLimit)
             {
-                int cut;
-                long nextFirstLine;
-                if (lastBoundary > 0)
-                {
-                    cut = lastBoundary;
-                    nextFirstLine = linesAtBoundary;
-                }
-                else if (length >= _hardLimit)
-                {
-                    cut = length;
-                    nextFirstLine = line;
-                }
-                else break;
-                await onChunk(chunk++, pending[..cut], firstLine).ConfigureAwait(false);
-                Shift(pending, ref length, cut);
-                scanned -= cut;
-                lastBoundary = 0; // the last boundary was the cut itself: none is left in what remains
-                firstLine = nextFirstLine;
+                // No record boundary in four chunks' worth: cut here rather than hold the file in memory.
+                await onChunk(chunk++, pending[..length], firstLine).ConfigureAwait(false);
+                firstLine = line;
+                length = scanned = 0;
             }
         }
 
