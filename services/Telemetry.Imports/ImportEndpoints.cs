@@ -23,8 +23,8 @@ public static class ImportEndpoints
             .WithSummary("Upload a DCGM or nvidia-smi CSV (multipart file or text/csv body) to import as a durable job.")
             .WithDescription("Options: mode=replay (default: rows keep their own timestamps) or mode=stream (stamped with processing time); hostname for nvidia-smi logs. " +
                 "413 above IMPORT_MAX_BYTES, 415 for another content type, 400 when the header is not telemetry.")
-            .Accepts<IFormFile>("multipart/form-data")
-            .Accepts<string>("text/csv")
+            // One Accepts with every type: routing answers 415 for anything else (as does the handler).
+            .Accepts<IFormFile>("multipart/form-data", "text/csv", "application/csv")
             .Produces<ImportResponse>(StatusCodes.Status202Accepted)
             .Produces<ImportProblemResponse>(StatusCodes.Status400BadRequest, "application/problem+json")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)

@@ -25,7 +25,7 @@ internal sealed class FakeWorkflowContext(string instanceId) : WorkflowContext
     private TaskCompletionSource<object?> EventSource(string name)
     {
         if (!_events.TryGetValue(name, out var source))
-            _events[name] = source = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _events[name] = source = new TaskCompletionSource<object?>(); // continuations inline: raised means completed
         return source;
     }
 
@@ -51,8 +51,9 @@ internal sealed class FakeWorkflowContext(string instanceId) : WorkflowContext
         }
     }
 
-    public override async Task<T> WaitForExternalEventAsync<T>(string eventName, CancellationToken cancellationToken = default) =>
-        (T)(await EventSource(eventName).Task.WaitAsync(cancellationToken))!;
+    public override Task<T> WaitForExternalEventAsync<T>(string eventName, CancellationToken cancellationToken = default) =>
+        EventSource(eventName).Task.ContinueWith(t => (T)t.Result!, cancellationToken,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     public override void SetCustomStatus(object? customStatus) => CustomStatuses.Add(customStatus);
 
