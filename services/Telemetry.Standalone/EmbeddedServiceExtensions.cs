@@ -4,6 +4,7 @@ using Telemetry.Core.Pipeline;
 using Telemetry.Core.Storage;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Imports;
 using Telemetry.Streamer;
 
 namespace Telemetry.Standalone;
@@ -29,6 +30,10 @@ public static class EmbeddedServiceExtensions
         services.AddHostedService<QueueConsumer>();
         services.AddTelemetryStreamer();
         services.AddTelemetryGateway();
+        // CSV imports run in process and hand batches straight to the collector: progress is recorded only
+        // once the samples are stored, so a resumed import loses nothing that sat in the queue.
+        services.AddTelemetryImports(provider => new DirectSinkPublisher(provider.GetRequiredService<IBatchSink>()))
+            .AddInProcessImports();
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return services;
     }

@@ -1,5 +1,6 @@
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Imports;
 using Telemetry.Standalone;
 
 return await HostRunner.RunAsync(() =>
@@ -12,6 +13,7 @@ return await HostRunner.RunAsync(() =>
 
     var app = builder.Build();
     app.UseTelemetryGateway();
+    app.MapTelemetryImports();
     app.MapHealth();
     app.MapMetricsPort(settings.MetricsPort);
     return app;
