@@ -17,9 +17,16 @@ public static class EmbeddedServiceExtensions
         services.AddSingleton<IKeyValueStore>(provider =>
         {
             var settings = provider.GetRequiredService<IOptions<EmbeddedOptions>>().Value;
-            return settings.CheckpointEnabled
-                ? new SqliteKeyValueStore(settings.DatabasePath)
-                : new MemoryKeyValueStore();
+            if (!settings.CheckpointEnabled) return new MemoryKeyValueStore();
+            try
+            {
+                return new SqliteKeyValueStore(settings.DatabasePath);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // A DATA_DIR that cannot hold the database is a setting to fix, not a crash to debug.
+                throw new ConfigurationException($"DATA_DIR '{settings.DataDir}' cannot hold the checkpoint database {settings.DatabasePath}: {error.Message}");
+            }
         });
         services.AddSingleton<BatchQueue>();
         services.AddSingleton<IBatchPublisher>(provider => provider.GetRequiredService<BatchQueue>());
