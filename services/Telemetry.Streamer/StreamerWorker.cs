@@ -133,7 +133,13 @@ public sealed partial class StreamerWorker(
             else if (_passRejected == LoggedRowErrorsPerPass + 1) LogMoreRowErrors(_options.CsvFile);
             return null;
         }
-        return result.Row is { Metrics.Count: > 0 } row ? row : null;
+        if (result.Row is { Metrics.Count: > 0 } row) return row;
+        // A line with no value at all (an nvidia-smi line of [N/A]s) is well formed but carries nothing: count it
+        // as skipped, so every row read is either published or counted (RowsRead = RowsRejected + RowsPublished).
+        _passRejected++;
+        status.RowRejected();
+        TelemetryMetrics.RowsRejected.WithLabels("no_values").Inc();
+        return null;
     }
 
     private void CloseFile()
