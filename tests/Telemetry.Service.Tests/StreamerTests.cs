@@ -49,6 +49,28 @@ public sealed class StreamerTests : IDisposable
     }
 
     [Fact]
+    public async Task An_nvidia_smi_log_expands_to_one_sample_per_value_and_every_row_is_accounted_for()
+    {
+        var log = """
+            timestamp, name, pci.bus_id, driver_version, uuid, index, utilization.gpu [%], memory.used [MiB], power.draw [W]
+            2026/11/26 18:40:00.001, NVIDIA H100 80GB HBM3, 00000000:18:00.0, 550.54.15, GPU-1111, 0, 45 %, 1234 MiB, 120.50 W
+            2026/11/26 18:40:00.002, NVIDIA H100 80GB HBM3, 00000000:2A:00.0, 550.54.15, GPU-2222, 1, [N/A], [N/A], [Not Supported]
+            2026/11/26 18:40:01.001, NVIDIA H100 80GB HBM3, 00000000:18:00.0, 550.54.15, GPU-1111, 0, 47 %, [N/A], 121.00 W
+            """;
+        var settings = Settings(_dir.File("nvsmi.csv", log), workers: 1);
+        settings["NVSMI_HOSTNAME"] = "node-7";
+        await using var streamer = new StreamerHarness(settings);
+        await streamer.RunOnceAsync(Timeout);
+
+        var samples = streamer.Publisher.Samples.ToList();
+        Assert.Equal(5, samples.Count);
+        Assert.All(samples, s => Assert.Equal("node-7", s.Gpu.Hostname));
+        Assert.Equal(3, streamer.Status.RowsRead);
+        // A line without a single value is read and not published; it must be counted somewhere.
+        Assert.Equal(streamer.Status.RowsRead - streamer.Status.RowsRejected, streamer.Status.RowsPublished);
+    }
+
+    [Fact]
     public async Task Four_workers_never_send_a_row_twice_in_one_pass()
     {
         const int count = 2000;
