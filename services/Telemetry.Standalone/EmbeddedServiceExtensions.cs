@@ -15,12 +15,20 @@ public static class EmbeddedServiceExtensions
     public static IServiceCollection AddEmbeddedPipeline(this IServiceCollection services)
     {
         services.AddSettings<EmbeddedOptions>();
+        services.AddSingleton<IValidateOptions<EmbeddedOptions>, EmbeddedOptionsValidator>();
         services.AddSingleton<IKeyValueStore>(provider =>
         {
             var settings = provider.GetRequiredService<IOptions<EmbeddedOptions>>().Value;
-            return settings.CheckpointEnabled
-                ? new SqliteKeyValueStore(settings.DatabasePath)
-                : new MemoryKeyValueStore();
+            if (!settings.CheckpointEnabled) return new MemoryKeyValueStore();
+            try
+            {
+                return new SqliteKeyValueStore(settings.DatabasePath);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // A DATA_DIR that cannot hold the database is a setting to fix, not a crash to debug.
+                throw new ConfigurationException(DataDirProblem(settings, error));
+            }
         });
         services.AddSingleton<BatchQueue>();
         services.AddSingleton<IBatchPublisher>(provider => provider.GetRequiredService<BatchQueue>());
@@ -37,4 +45,7 @@ public static class EmbeddedServiceExtensions
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return services;
     }
+
+    internal static string DataDirProblem(EmbeddedOptions settings, Exception error) =>
+        $"DATA_DIR '{settings.DataDir}' cannot hold the checkpoint database {settings.DatabasePath}: {error.Message}";
 }

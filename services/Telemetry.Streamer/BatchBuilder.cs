@@ -3,8 +3,8 @@ using Telemetry.Core.Model;
 namespace Telemetry.Streamer;
 
 /// <summary>Collects stamped rows into one batch, grouped by GPU so each GPU's identity travels once.
-/// Batch ids are the streamer's id and a sequence number shared by all its workers, so they never repeat.</summary>
-internal sealed class BatchBuilder(string streamerId, Func<long> nextSequence)
+/// <paramref name="nextBatchId"/> is shared by all of a streamer's workers, so batch ids never repeat.</summary>
+internal sealed class BatchBuilder(Func<string> nextBatchId)
 {
     private readonly Dictionary<string, (GpuIdentity Gpu, List<MetricSample> Samples)> _byGpu = new(StringComparer.Ordinal);
 
@@ -36,6 +36,6 @@ internal sealed class BatchBuilder(string streamerId, Func<long> nextSequence)
         _byGpu.Clear();
         SampleCount = 0;
         RowCount = 0;
-        return new TelemetryBatch($"{streamerId}-{nextSequence()}", gpus);
+        return new TelemetryBatch(nextBatchId(), gpus);
     }
 }
