@@ -10,6 +10,7 @@ return await HostRunner.RunAsync(() =>
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryGateway();
+    builder.AddGatewaySecurity();
 
     var app = builder.Build();
     app.UseTelemetryGateway();
