@@ -11,7 +11,7 @@ return await HostRunner.RunAsync(() =>
     builder.ListenOn(ports.BrokerPort, ports.HealthPort, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryCollector();
     builder.Services.AddReadinessCheck<StoreHealthCheck>("state-store");
-    builder.Services.AddRequestLimits(SubscriptionEndpoints.MaxDeliveryBytes);
+    builder.Services.AddDeliveryProtection();
 
     var app = builder.Build();
     app.UseCloudEvents();

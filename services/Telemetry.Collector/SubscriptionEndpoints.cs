@@ -152,7 +152,7 @@ public static partial class SubscriptionEndpoints
         }
     }
 
-    private static void Dropped(ILogger logger, string reason, string detail)
+    internal static void Dropped(ILogger logger, string reason, string detail)
     {
         TelemetryMetrics.MessagesDropped.WithLabels(reason).Inc();
         LogDropped(logger, reason, detail);
