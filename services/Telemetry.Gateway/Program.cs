@@ -11,6 +11,7 @@ return await HostRunner.RunAsync(() =>
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryGateway();
+    builder.AddGatewaySecurity();
     // CSV imports: Dapr Workflows hosted here, publishing to the collector through pub/sub.
     builder.Services.AddDaprPublisher().AddTelemetryImports().AddImportWorkflows();
 

@@ -10,6 +10,7 @@ return await HostRunner.RunAsync(() =>
     var settings = builder.Configuration.ReadSettings<EmbeddedOptions>();
     builder.ListenOn(settings.Port, settings.MetricsPort);
     builder.Services.AddEmbeddedPipeline();
+    builder.AddGatewaySecurity();
 
     var app = builder.Build();
     app.UseTelemetryGateway();
