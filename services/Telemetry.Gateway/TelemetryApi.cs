@@ -33,13 +33,8 @@ public static class TelemetryApi
         [FromQuery(Name = "offset")] string? offset,
         CancellationToken cancellationToken)
     {
-        if (!QueryParameters.TryParseLimit(limit, QueryParameters.DefaultGpuPage, QueryParameters.MaxGpuPage, out var pageSize, out var problem)
-            || !QueryParameters.TryParseOffset(offset, out var skip, out problem))
-        {
-            return problem!;
-        }
-        var page = await reader.ListGpusAsync(new GpuListQuery(hostname, pageSize, skip), cancellationToken);
-        return TypedResults.Ok(ToResponse(page, pageSize, skip));
+        var (page, problem) = await ReadGpuPageAsync(reader, hostname, limit, offset, cancellationToken);
+        return page is null ? problem! : TypedResults.Ok(page);
     }
 
     internal static async Task<Results<Ok<GpuResponse>, ProblemHttpResult>> GetGpu(
@@ -87,18 +82,24 @@ public static class TelemetryApi
         [FromQuery(Name = "offset")] string? offset,
         CancellationToken cancellationToken)
     {
+        var (page, problem) = await ReadGpuPageAsync(reader, hostname, limit, offset, cancellationToken);
+        if (page is null) return problem!;
+        if (page.Total == 0) return QueryParameters.NotFound($"No GPU has reported from host '{hostname}'.");
+        return TypedResults.Ok(page);
+    }
+
+    /// <summary>One page of the GPU list (optionally of one host), or the 400 for bad paging parameters.</summary>
+    private static async Task<(GpuListResponse? Page, ProblemHttpResult? Problem)> ReadGpuPageAsync(
+        WindowReader reader, string? hostname, string? limit, string? offset, CancellationToken cancellationToken)
+    {
         if (!QueryParameters.TryParseLimit(limit, QueryParameters.DefaultGpuPage, QueryParameters.MaxGpuPage, out var pageSize, out var problem)
             || !QueryParameters.TryParseOffset(offset, out var skip, out problem))
         {
-            return problem!;
+            return (null, problem);
         }
         var page = await reader.ListGpusAsync(new GpuListQuery(hostname, pageSize, skip), cancellationToken);
-        if (page.Total == 0) return QueryParameters.NotFound($"No GPU has reported from host '{hostname}'.");
-        return TypedResults.Ok(ToResponse(page, pageSize, skip));
+        return (new GpuListResponse([.. page.Gpus.Select(GpuResponse.From)], page.Total, new OffsetPagination(pageSize, skip, page.HasNext)), null);
     }
-
-    private static GpuListResponse ToResponse(GpuPage page, int limit, int offset) =>
-        new([.. page.Gpus.Select(GpuResponse.From)], page.Total, new OffsetPagination(limit, offset, page.HasNext));
 
     private static ProblemHttpResult UnknownGpu(string id) =>
         QueryParameters.NotFound($"No GPU with uuid '{id}' has telemetry. GET /api/v1/gpus lists the known ones.");
