@@ -14,6 +14,7 @@ public static class CollectorServiceExtensions
         services.AddSettings<CollectorOptions>();
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(provider => new WindowOptions { MaxEntries = provider.GetRequiredService<IOptions<CollectorOptions>>().Value.MaxEntries });
+        services.AddSingleton<IWindowObserver, PrometheusWindowObserver>();
         services.AddSingleton<WindowWriter>();
         services.AddSingleton<TelemetryIngestor>();
         services.AddSingleton<IBatchSink>(provider => provider.GetRequiredService<TelemetryIngestor>());

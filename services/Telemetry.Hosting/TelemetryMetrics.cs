@@ -33,3 +33,9 @@ public static class TelemetryMetrics
         "telemetry_window_samples", "Samples retained in a GPU's window, observed when it is written.",
         new HistogramConfiguration { Buckets = Histogram.ExponentialBuckets(16, 4, 8) });
 }
+
+/// <summary>Feeds <see cref="TelemetryMetrics.WindowSize"/> from the window writer.</summary>
+public sealed class PrometheusWindowObserver : Telemetry.Core.Windows.IWindowObserver
+{
+    public void WindowWritten(int retainedSamples) => TelemetryMetrics.WindowSize.Observe(retainedSamples);
+}

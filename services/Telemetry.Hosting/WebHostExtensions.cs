@@ -40,6 +40,8 @@ public static class WebHostExtensions
     /// <summary>Prometheus metrics on their own port, so scraping never competes with the API.</summary>
     public static WebApplication MapMetricsPort(this WebApplication app, int port)
     {
+        // Request durations of every HTTP endpoint (http_request_duration_seconds), scraped on the metrics port.
+        app.UseHttpMetrics();
         app.MapMetrics().RequireHost($"*:{port}");
         return app;
     }

@@ -31,6 +31,8 @@ internal sealed class WindowPlan
     public int Duplicates { get; private set; }
     public int Evicted { get; private set; }
     public bool Changed => Added > 0;
+    /// <summary>Samples the window holds once this plan's write commits.</summary>
+    public int RetainedAfter => _manifest.Retained;
     public List<string> NewSegmentKeys { get; } = [];
     public List<StateOperation> Writes { get; } = [];
     public List<string> ReplacedSegmentKeys { get; } = [];

@@ -12,6 +12,12 @@ public readonly record struct AppendResult(int Stored, int Duplicates, int Evict
         new(a.Stored + b.Stored, a.Duplicates + b.Duplicates, a.Evicted + b.Evicted, a.Conflicts + b.Conflicts);
 }
 
+/// <summary>Told the size of every window a write changed (for metrics).</summary>
+public interface IWindowObserver
+{
+    void WindowWritten(int retainedSamples);
+}
+
 /// <summary>The store still refused the batch after every retry (a persistent conflict or fault).</summary>
 public sealed class WindowWriteException(string message, Exception? inner = null) : Exception(message, inner);
 
@@ -22,7 +28,8 @@ public sealed class WindowWriteException(string message, Exception? inner = null
 /// manifest no longer names are deleted only after that manifest committed. A conflict re-plans just the
 /// GPUs that did not commit, and repeated samples are recognised, so retrying is always safe.
 /// </summary>
-public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, ILogger<WindowWriter>? logger = null)
+public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, ILogger<WindowWriter>? logger = null,
+    IWindowObserver? observer = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger<WindowWriter>.Instance;
 
@@ -73,6 +80,7 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
             foreach (var plan in committed)
             {
                 result += new AppendResult(plan.Added, plan.Duplicates, plan.Evicted, 0);
+                observer?.WindowWritten(plan.RetainedAfter);
                 pending.Remove(plan.Gpu.Uuid);
                 foreach (var key in plan.ReplacedSegmentKeys) obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
             }
