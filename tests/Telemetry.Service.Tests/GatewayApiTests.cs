@@ -397,6 +397,9 @@ public sealed class GatewayApiTests(GatewayFixture fixture) : IClassFixture<Gate
         // The seed went through the collector's sink, which counts what it stored (other hosts in this process
         // share the counter, so only a lower bound holds).
         Assert.True(PrometheusText.Sum(text, "telemetry_samples_stored_total") - fixture.StoredBefore >= GatewayFixture.A0Samples + 10);
+        // Every window write is observed, and API requests are timed.
+        Assert.True(PrometheusText.Sum(text, "telemetry_window_samples_count") > 0);
+        Assert.Contains("http_request_duration_seconds", text);
 
         using var onApi = await Api.GetAsync("/metrics");
         Assert.Equal(HttpStatusCode.NotFound, onApi.StatusCode);
