@@ -26,6 +26,14 @@ internal sealed class EmbeddedHost : IAsyncDisposable
     public BaselineResponses Baselines { get; } = new();
     public string DataDir { get; }
 
+    static EmbeddedHost()
+    {
+        // WebApplicationFactory looks for the host's content root next to the solution file by assembly name;
+        // the services live one folder down.
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_STANDALONE",
+            Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Standalone"));
+    }
+
     public EmbeddedHost(IReadOnlyDictionary<string, string> settings, IKeyValueStore? store = null, string? dataDir = null)
     {
         DataDir = dataDir ?? Directory.CreateTempSubdirectory("telemetry-bench-").FullName;

@@ -43,7 +43,14 @@ internal static class EndToEnd
         var delays = new List<double>();
         var poller = pollDelay ? Task.Run(() => PollAsync(host.Client, delays, target, storedBefore, done.Token)) : Task.CompletedTask;
 
-        while (TelemetryMetrics.SamplesStored.Value - storedBefore < target) await Task.Delay(2);
+        var nextReport = TimeSpan.FromSeconds(5);
+        while (TelemetryMetrics.SamplesStored.Value - storedBefore < target)
+        {
+            await Task.Delay(2);
+            if (clock.Elapsed < nextReport) continue;
+            nextReport += TimeSpan.FromSeconds(5);
+            Console.WriteLine($"    {store}: {TelemetryMetrics.SamplesStored.Value - storedBefore:N0} of {target:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s");
+        }
         var seconds = clock.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         var stored = (long)(TelemetryMetrics.SamplesStored.Value - storedBefore);
