@@ -27,6 +27,12 @@ public sealed partial class QueueConsumer(
     /// <summary>Most samples one append gathers: bounds what one failed append has to redo.</summary>
     internal const int MaxSamplesPerAppend = 50_000;
 
+    /// <summary>An append of fewer samples waits a little for more (at most <see cref="LingerSteps"/> × 5 ms):
+    /// under load a worker that keeps up would otherwise store a few samples per GPU per append, and the
+    /// per-GPU cost of an append, not the samples, would then set the throughput.</summary>
+    internal const int MinSamplesPerAppend = 8_000;
+    private const int LingerSteps = 4;
+
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -95,6 +101,10 @@ public sealed partial class QueueConsumer(
         await Task.Yield();
         while (await shard.WaitToReadAsync(CancellationToken.None))
         {
+            for (var step = 0; step < LingerSteps && shard.Count * QueueItemSamples(shard) < MinSamplesPerAppend && !shard.Completion.IsCompleted; step++)
+            {
+                await Task.Delay(5);
+            }
             var batch = Gather(shard);
             if (batch is null) continue;
             for (var attempt = 1; ; attempt++)
@@ -112,6 +122,10 @@ public sealed partial class QueueConsumer(
             }
         }
     }
+
+    /// <summary>Samples of the first waiting item: an estimate of each item's size (they are all parts of
+    /// streamer batches of the same size).</summary>
+    private static int QueueItemSamples(ChannelReader<TelemetryBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.SampleCount) : 1;
 
     /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, as one batch.</summary>
     private static TelemetryBatch? Gather(ChannelReader<TelemetryBatch> shard)

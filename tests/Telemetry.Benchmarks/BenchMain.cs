@@ -22,6 +22,11 @@ public static class BenchMain
         var only = Option(args, "--only")?.Split(',').ToHashSet() ?? [];
         var output = Option(args, "--out") ?? Path.Combine(Paths.RepositoryRoot, "BenchmarkResults", mode == "full" ? "results-full.json" : "results.json");
         if (mode == "child") return await Children.RunAsync(args);
+        if (mode == "profile")
+        {
+            await HotPathProfile.RunAsync();
+            return 0;
+        }
         if (mode == "micro")
         {
             BenchmarkSwitcher.FromAssembly(typeof(BenchMain).Assembly).Run(args[1..], Config(quick: true));
