@@ -9,13 +9,14 @@ STANDALONE_DLL := services/Telemetry.Standalone/bin/$(CONFIGURATION)/net10.0/Tel
 export CSV_FILE ?= $(CURDIR)/data/dcgm_metrics_20250718_134233.csv
 export DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help build run test coverage openapi clean
+.PHONY: help build run test coverage openapi clean fuzz
 
 help:
 	@echo "make run        embedded pipeline (API on http://localhost:8081), streaming data/ at RATE (default 10/s per worker)"
 	@echo "make test       build and run every test; prints 'N passed, N failed, N skipped'"
 	@echo "make coverage   tests with line/branch coverage; summary printed, HTML in coverage/"
 	@echo "make openapi    write docs/openapi.json from the code (no server)"
+	@echo "make fuzz       long CSV and REST API fuzzing (FUZZ_SECONDS per fuzzer, default 120; FUZZ_SEED)"
 	@echo "make lint-deploy / docker-build / docker-deploy / docker-down / helm-lint   (see deploy/)"
 
 build:
@@ -44,6 +45,12 @@ openapi:
 	dotnet build services/Telemetry.Gateway -c $(CONFIGURATION) -p:OpenApiGenerateDocuments=true -nologo -v quiet
 	mv docs/Telemetry.Gateway.json docs/openapi.json
 	@echo "wrote docs/openapi.json"
+
+# The fuzzers also run in `make test`, for a few seconds each; this runs them for FUZZ_SECONDS each.
+fuzz:
+	dotnet build tests/Telemetry.Reliability.Tests -c $(CONFIGURATION) -nologo -v quiet
+	set -o pipefail; FUZZ_SECONDS=$${FUZZ_SECONDS:-120} dotnet test tests/Telemetry.Reliability.Tests -c $(CONFIGURATION) --no-build -nologo \
+		--filter Category=Fuzz --logger "console;verbosity=detailed" | grep -E 'FIGURE|Passed|Failed|seed|Total'
 
 clean:
 	dotnet clean $(SOLUTION) -v quiet

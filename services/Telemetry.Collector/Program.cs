@@ -11,6 +11,7 @@ return await HostRunner.RunAsync(() =>
     builder.ListenOn(ports.BrokerPort, ports.HealthPort, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryCollector();
     builder.Services.AddReadinessCheck<StoreHealthCheck>("state-store");
+    builder.Services.AddDeliveryProtection();
 
     var app = builder.Build();
     app.UseCloudEvents();

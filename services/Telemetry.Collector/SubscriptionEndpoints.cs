@@ -23,6 +23,10 @@ public static partial class SubscriptionEndpoints
     private const int MaxMessagesPerDelivery = 100;
     private const int MaxAwaitMilliseconds = 40;
 
+    /// <summary>A delivery larger than this is dropped unread. Far above what a bulk delivery of full batches
+    /// weighs (Dapr's own default body limit is 4 MB), far below what would strain memory.</summary>
+    public const long MaxDeliveryBytes = 16L * 1024 * 1024;
+
     public static IEndpointRouteBuilder MapTelemetrySubscription(this IEndpointRouteBuilder app, int port)
     {
         var dapr = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value;
@@ -39,6 +43,11 @@ public static partial class SubscriptionEndpoints
     internal static async Task<IResult> Deliver(HttpRequest request, IBatchSink sink, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger(typeof(SubscriptionEndpoints));
+        if (request.ContentLength > MaxDeliveryBytes)
+        {
+            Dropped(logger, "too_large", $"body of {request.ContentLength} bytes is over the {MaxDeliveryBytes}-byte limit");
+            return Results.Json(new SingleAnswer("DROP"));
+        }
         JsonDocument body;
         try
         {
@@ -47,6 +56,11 @@ public static partial class SubscriptionEndpoints
         catch (JsonException error)
         {
             Dropped(logger, "undecodable", $"body is not JSON: {error.Message}");
+            return Results.Json(new SingleAnswer("DROP"));
+        }
+        catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            Dropped(logger, "too_large", error.Message);
             return Results.Json(new SingleAnswer("DROP"));
         }
         using (body)
@@ -138,7 +152,7 @@ public static partial class SubscriptionEndpoints
         }
     }
 
-    private static void Dropped(ILogger logger, string reason, string detail)
+    internal static void Dropped(ILogger logger, string reason, string detail)
     {
         TelemetryMetrics.MessagesDropped.WithLabels(reason).Inc();
         LogDropped(logger, reason, detail);

@@ -108,10 +108,14 @@ public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> o
     private static Dictionary<string, string> TtlMetadata(TimeSpan ttl) =>
         new() { ["ttlInSeconds"] = Math.Max(1, (int)Math.Ceiling(ttl.TotalSeconds)).ToString() };
 
+    /// <summary>A single save or delete with a stale ETag fails with Aborted; a transaction fails with Internal
+    /// and the store's message ("possible etag mismatch"), so both are recognised.</summary>
     private static bool IsConflict(Exception error) => error switch
     {
         ConcurrencyConflictException => false,
         RpcException { StatusCode: StatusCode.Aborted } => true,
+        RpcException { StatusCode: StatusCode.Internal } internalError =>
+            internalError.Status.Detail.Contains("etag", StringComparison.OrdinalIgnoreCase),
         DaprException { InnerException: { } inner } => IsConflict(inner),
         _ => false,
     };

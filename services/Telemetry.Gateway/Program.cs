@@ -1,6 +1,7 @@
 using Telemetry.Dapr;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Imports;
 
 // The API gateway as a Dapr app: reads the windows the collector writes, through the Dapr state store.
 return await HostRunner.RunAsync(() =>
@@ -10,9 +11,13 @@ return await HostRunner.RunAsync(() =>
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryGateway();
+    builder.AddGatewaySecurity();
+    // CSV imports: Dapr Workflows hosted here, publishing to the collector through pub/sub.
+    builder.Services.AddDaprPublisher().AddTelemetryImports().AddImportWorkflows();
 
     var app = builder.Build();
     app.UseTelemetryGateway();
+    app.MapTelemetryImports();
     app.MapHealth(ports.Port);
     app.MapMetricsPort(ports.MetricsPort);
     return app;

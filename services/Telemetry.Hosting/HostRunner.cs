@@ -27,15 +27,25 @@ public static class HostRunner
     }
 
     /// <summary>The one line to print for a start-up failure caused by configuration, else null.</summary>
-    public static string? Describe(Exception error) => error switch
+    public static string? Describe(Exception error) =>
+        Reasons(error) is { Count: > 0 } reasons
+            ? string.Join("; ", reasons.Select(reason => reason.TrimEnd('.')).Distinct())
+            : null;
+
+    /// <summary>Every configuration problem inside <paramref name="error"/>, or null when any part of it is
+    /// something else (that one deserves its stack trace). Several settings can fail at once, and one setting
+    /// can fail twice (WORKERS=0 fails the streamer's and the collector's options): each is reported once.</summary>
+    private static List<string>? Reasons(Exception error) => error switch
     {
-        OptionsValidationException validation => string.Join("; ", validation.Failures),
+        OptionsValidationException validation => [.. validation.Failures],
         InvalidOperationException { InnerException: FormatException or OverflowException or ArgumentException } binding =>
-            binding.Message,
+            [binding.Message],
         InvalidOperationException binding when binding.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) =>
-            binding.Message,
-        ConfigurationException configuration => configuration.Message,
-        AggregateException { InnerExceptions.Count: 1 } aggregate => Describe(aggregate.InnerExceptions[0]),
+            [binding.Message],
+        ConfigurationException configuration => [configuration.Message],
+        AggregateException aggregate => aggregate.InnerExceptions.Select(Reasons).ToList() is var parts && parts.TrueForAll(part => part is not null)
+            ? [.. parts.SelectMany(part => part!)]
+            : null,
         _ => null,
     };
 }

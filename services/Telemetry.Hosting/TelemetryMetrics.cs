@@ -8,7 +8,7 @@ public static class TelemetryMetrics
     public static readonly Counter RowsRead = Metrics.CreateCounter(
         "telemetry_rows_read_total", "CSV rows read by the streamer (good and bad).");
     public static readonly Counter RowsRejected = Metrics.CreateCounter(
-        "telemetry_rows_rejected_total", "CSV rows skipped as malformed, by reason.", "reason");
+        "telemetry_rows_rejected_total", "CSV rows skipped as malformed or without any value, by reason.", "reason");
     public static readonly Counter BatchesPublished = Metrics.CreateCounter(
         "telemetry_batches_published_total", "Batches handed to the publisher.");
     public static readonly Counter SamplesPublished = Metrics.CreateCounter(

@@ -4,6 +4,7 @@ using Telemetry.Core.Pipeline;
 using Telemetry.Core.Storage;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Imports;
 using Telemetry.Streamer;
 
 namespace Telemetry.Standalone;
@@ -14,12 +15,20 @@ public static class EmbeddedServiceExtensions
     public static IServiceCollection AddEmbeddedPipeline(this IServiceCollection services)
     {
         services.AddSettings<EmbeddedOptions>();
+        services.AddSingleton<IValidateOptions<EmbeddedOptions>, EmbeddedOptionsValidator>();
         services.AddSingleton<IKeyValueStore>(provider =>
         {
             var settings = provider.GetRequiredService<IOptions<EmbeddedOptions>>().Value;
-            return settings.CheckpointEnabled
-                ? new SqliteKeyValueStore(settings.DatabasePath)
-                : new MemoryKeyValueStore();
+            if (!settings.CheckpointEnabled) return new MemoryKeyValueStore();
+            try
+            {
+                return new SqliteKeyValueStore(settings.DatabasePath);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException or Microsoft.Data.Sqlite.SqliteException)
+            {
+                // A DATA_DIR that cannot hold the database is a setting to fix, not a crash to debug.
+                throw new ConfigurationException(DataDirProblem(settings, error));
+            }
         });
         services.AddSingleton<BatchQueue>();
         services.AddSingleton<IBatchPublisher>(provider => provider.GetRequiredService<BatchQueue>());
@@ -29,7 +38,14 @@ public static class EmbeddedServiceExtensions
         services.AddHostedService<QueueConsumer>();
         services.AddTelemetryStreamer();
         services.AddTelemetryGateway();
+        // CSV imports run in process and hand batches straight to the collector: progress is recorded only
+        // once the samples are stored, so a resumed import loses nothing that sat in the queue.
+        services.AddTelemetryImports(provider => new DirectSinkPublisher(provider.GetRequiredService<IBatchSink>()))
+            .AddInProcessImports();
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(30));
         return services;
     }
+
+    internal static string DataDirProblem(EmbeddedOptions settings, Exception error) =>
+        $"DATA_DIR '{settings.DataDir}' cannot hold the checkpoint database {settings.DatabasePath}: {error.Message}";
 }

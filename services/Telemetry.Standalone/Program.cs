@@ -1,5 +1,6 @@
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Imports;
 using Telemetry.Standalone;
 
 return await HostRunner.RunAsync(() =>
@@ -9,9 +10,11 @@ return await HostRunner.RunAsync(() =>
     var settings = builder.Configuration.ReadSettings<EmbeddedOptions>();
     builder.ListenOn(settings.Port, settings.MetricsPort);
     builder.Services.AddEmbeddedPipeline();
+    builder.AddGatewaySecurity();
 
     var app = builder.Build();
     app.UseTelemetryGateway();
+    app.MapTelemetryImports();
     app.MapHealth();
     app.MapMetricsPort(settings.MetricsPort);
     return app;

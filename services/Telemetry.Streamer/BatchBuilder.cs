@@ -2,11 +2,11 @@ using Telemetry.Core.Model;
 
 namespace Telemetry.Streamer;
 
-/// <summary>Collects stamped rows into one batch, grouped by GPU so each GPU's identity travels once.</summary>
-internal sealed class BatchBuilder(string streamerId)
+/// <summary>Collects stamped rows into one batch, grouped by GPU so each GPU's identity travels once.
+/// <paramref name="nextBatchId"/> is shared by all of a streamer's workers, so batch ids never repeat.</summary>
+internal sealed class BatchBuilder(Func<string> nextBatchId)
 {
     private readonly Dictionary<string, (GpuIdentity Gpu, List<MetricSample> Samples)> _byGpu = new(StringComparer.Ordinal);
-    private long _sequence;
 
     public int SampleCount { get; private set; }
     public int RowCount { get; private set; }
@@ -36,6 +36,6 @@ internal sealed class BatchBuilder(string streamerId)
         _byGpu.Clear();
         SampleCount = 0;
         RowCount = 0;
-        return new TelemetryBatch($"{streamerId}-{++_sequence}", gpus);
+        return new TelemetryBatch(nextBatchId(), gpus);
     }
 }

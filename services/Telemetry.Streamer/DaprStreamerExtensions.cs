@@ -20,14 +20,14 @@ public static class DaprStreamerExtensions
         {
             var streamer = provider.GetRequiredService<IOptions<StreamerOptions>>().Value;
             var host = provider.GetRequiredService<IOptions<StreamerHostOptions>>().Value;
-            return new SharedRowShare(
+            return new SidecarGatedRowShare(provider.GetRequiredService<SidecarGate>(), new SharedRowShare(
                 provider.GetRequiredService<IKeyValueStore>(),
                 FileIdentity(streamer.CsvFile),
                 host.ShareChunkRows,
                 streamer.Loop,
                 TimeSpan.FromSeconds(host.ShareLeaseSeconds),
-                $"{Environment.MachineName}-{Guid.NewGuid():N}"[..40],
-                logger: provider.GetRequiredService<ILogger<SharedRowShare>>());
+                $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..12]}",
+                logger: provider.GetRequiredService<ILogger<SharedRowShare>>()));
         });
         return services;
     }

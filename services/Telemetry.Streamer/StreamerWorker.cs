@@ -28,7 +28,7 @@ public sealed partial class StreamerWorker(
     private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
     private TelemetryCsvReader? _reader;
     private IEnumerator<CsvReadResult>? _rows;
-    private long _position, _pass, _passRead, _passRejected;
+    private long _position, _pass, _passRead, _passRejected, _batchSequence;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -133,7 +133,13 @@ public sealed partial class StreamerWorker(
             else if (_passRejected == LoggedRowErrorsPerPass + 1) LogMoreRowErrors(_options.CsvFile);
             return null;
         }
-        return result.Row is { Metrics.Count: > 0 } row ? row : null;
+        if (result.Row is { Metrics.Count: > 0 } row) return row;
+        // A line with no value at all (an nvidia-smi line of [N/A]s) is well formed but carries nothing: count it
+        // as skipped, so every row read is either published or counted (RowsRead = RowsRejected + RowsPublished).
+        _passRejected++;
+        status.RowRejected();
+        TelemetryMetrics.RowsRejected.WithLabels("no_values").Inc();
+        return null;
     }
 
     private void CloseFile()
@@ -146,18 +152,21 @@ public sealed partial class StreamerWorker(
 
     private async Task RunWorkerAsync(ChannelReader<TelemetryRow> rows, CancellationToken stoppingToken)
     {
-        var batch = new BatchBuilder(_streamerId);
+        var batch = new BatchBuilder(() => $"{_streamerId}-{Interlocked.Increment(ref _batchSequence)}");
         var interval = _options.Rate > 0 ? TimeSpan.FromSeconds(1 / _options.Rate) : TimeSpan.Zero;
         var batchWait = TimeSpan.FromMilliseconds(_options.BatchWaitMilliseconds);
-        var due = DateTime.UtcNow;
+        // Pacing starts with the first row, not when the worker starts: time spent waiting for the file to be
+        // opened and read is not credit to send a burst of rows.
+        DateTime? due = null;
         await foreach (var row in rows.ReadAllAsync(CancellationToken.None))
         {
             if (interval > TimeSpan.Zero && !stoppingToken.IsCancellationRequested)
             {
-                var wait = due - DateTime.UtcNow;
+                due ??= DateTime.UtcNow;
+                var wait = due.Value - DateTime.UtcNow;
                 if (batch.RowCount > 0 && DateTime.UtcNow + wait - batch.StartedAt >= batchWait) await FlushAsync(batch);
                 if (wait > TimeSpan.Zero) await Delay(wait, stoppingToken);
-                due = (due > DateTime.UtcNow.AddSeconds(-1) ? due : DateTime.UtcNow) + interval;
+                due = (due.Value > DateTime.UtcNow.AddSeconds(-1) ? due.Value : DateTime.UtcNow) + interval;
             }
             batch.Add(row, clock.Next());
             if (batch.SampleCount >= _options.BatchSize || DateTime.UtcNow - batch.StartedAt >= batchWait) await FlushAsync(batch);

@@ -59,15 +59,23 @@ public sealed class DaprCluster : IAsyncDisposable
     public async Task<Node> StartStreamerAsync(IReadOnlyDictionary<string, string> settings)
     {
         var sidecar = await Backend.StartSidecarAsync(ServiceDefaults.StreamerAppId);
+        return StartStreamer(sidecar.GrpcEndpoint, sidecar.HttpEndpoint, settings) with { Sidecar = sidecar };
+    }
+
+    /// <summary>A streamer host pointed at sidecar endpoints that may not answer yet.</summary>
+    public Node StartStreamer(string grpcEndpoint, string httpEndpoint, IReadOnlyDictionary<string, string> settings)
+    {
         var factory = Track(new WebApplicationFactory<StreamerProgram>().WithWebHostBuilder(builder =>
         {
-            UseSidecar(builder, sidecar);
+            builder.UseSetting("DAPR_GRPC_ENDPOINT", grpcEndpoint);
+            builder.UseSetting("DAPR_HTTP_ENDPOINT", httpEndpoint);
+            builder.UseSetting("LOG_LEVEL", "Warning");
             builder.UseSetting("CSV_FILE", ReferenceCsv);
             foreach (var (key, value) in settings) builder.UseSetting(key, value);
         }));
         var health = factory.CreateClient(); // starts the host
         health.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.StreamerHealthPort}");
-        return new Node(sidecar, factory, factory.Services, health);
+        return new Node(null!, factory, factory.Services, health);
     }
 
     public async ValueTask DisposeAsync()
@@ -109,7 +117,7 @@ public sealed class DaprCluster : IAsyncDisposable
         public async Task StopAsync()
         {
             await Host.DisposeAsync();
-            await Sidecar.DisposeAsync();
+            if (Sidecar is not null) await Sidecar.DisposeAsync();
         }
     }
 }

@@ -52,7 +52,7 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
         _renewal ??= RenewLeasesAsync(_stopping.Token);
         while (true)
         {
-            var (claim, finished) = await UpdateAsync(TryClaim, cancellationToken).ConfigureAwait(false);
+            var (claim, finished) = await UpdateWhenReachableAsync(TryClaim, cancellationToken).ConfigureAwait(false);
             if (claim is not null) return claim;
             if (finished) return null;
             await Task.Delay(PollInterval, _clock, cancellationToken).ConfigureAwait(false);
@@ -61,7 +61,7 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
 
     public async Task CompleteAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken)
     {
-        await UpdateAsync(plan =>
+        await UpdateWhenReachableAsync(plan =>
         {
             if (plan.Pass == claim.Pass) Complete(plan, claim, nextRow, endOfFile);
             return (true, (RowClaim?)null, false);
@@ -182,6 +182,26 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
             catch (ConcurrencyConflictException)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 20)), _clock, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary><see cref="UpdateAsync"/>, but a store that fails (down, unreachable) is waited for rather than
+    /// ending the streamer: the plan is only coordination, and nothing is lost by trying again.</summary>
+    private async Task<(RowClaim? Claim, bool Finished)> UpdateWhenReachableAsync(
+        Func<Plan, (bool Changed, RowClaim? Claim, bool Finished)> change, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await UpdateAsync(change, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                var wait = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(attempt, 6))));
+                _logger.LogWarning("The state store holding the row plan failed ({Reason}); trying again in {Wait}", error.Message, wait);
+                await Task.Delay(wait, _clock, cancellationToken).ConfigureAwait(false);
             }
         }
     }

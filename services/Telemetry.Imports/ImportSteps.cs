@@ -1,0 +1,236 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Telemetry.Core.Csv;
+using Telemetry.Core.Model;
+using Telemetry.Core.Pipeline;
+
+namespace Telemetry.Imports;
+
+/// <summary>What processing one chunk did. <see cref="Stop"/> is true when the import was cancelled or had
+/// already finished, so the caller should not go on with further chunks.</summary>
+public sealed record ChunkOutcome(int Chunk, long RowsRead, long SamplesPublished, long RowsRejected, int ChunksDone, bool Stop);
+
+/// <summary>Where imports publish: by default the host's <see cref="IBatchPublisher"/> (Dapr pub/sub in the
+/// gateway); the embedded host hands batches straight to its collector instead (see README notes).</summary>
+public sealed class ImportPublisher(IBatchPublisher inner)
+{
+    public Task PublishAsync(TelemetryBatch batch, CancellationToken cancellationToken) => inner.PublishAsync(batch, cancellationToken);
+}
+
+/// <summary>Publishes by storing at once: a batch counts as published only once the collector stored it, so
+/// the progress an import records never runs ahead of what is in the windows.</summary>
+public sealed class DirectSinkPublisher(IBatchSink sink) : IBatchPublisher
+{
+    public Task PublishAsync(TelemetryBatch batch, CancellationToken cancellationToken) => sink.IngestAsync(batch, cancellationToken);
+}
+
+/// <summary>
+/// The steps of an import, shared by the embedded runner and the Dapr Workflow activities: start, process a
+/// chunk (read it from the store, publish its samples, record progress), finish. Every step is idempotent:
+/// running one again after a crash publishes the same samples with the same timestamps (the collector
+/// drops the repeats) and counts nothing twice (progress of chunk n is recorded only while chunks_done = n).
+/// </summary>
+public sealed partial class ImportSteps(
+    ImportStore store,
+    ImportPublisher publisher,
+    IOptions<ImportOptions> options,
+    ILogger<ImportSteps> logger)
+{
+    /// <summary>Marks the import running. Returns the record; when it is final (or cancelled meanwhile) the
+    /// caller has nothing to do but finish it.</summary>
+    public Task<ImportRecord> StartAsync(string id, CancellationToken cancellationToken = default) =>
+        store.UpdateAsync(id, record =>
+        {
+            if (ImportStatus.IsFinal(record.Status) || record.Status == ImportStatus.Running) return false;
+            record.Status = ImportStatus.Running;
+            record.StartedAt ??= store.Time.GetUtcNow().UtcDateTime;
+            return true;
+        }, cancellationToken);
+
+    public async Task<ChunkOutcome> ProcessChunkAsync(string id, int chunk, CancellationToken cancellationToken = default)
+    {
+        var record = await store.GetAsync(id, cancellationToken).ConfigureAwait(false) ?? throw new ImportNotFoundException(id);
+        if (ImportStatus.IsFinal(record.Status) || record.CancelRequested)
+            return new ChunkOutcome(chunk, 0, 0, 0, record.ChunksDone, Stop: true);
+        if (record.ChunksDone > chunk)
+            return new ChunkOutcome(chunk, 0, 0, 0, record.ChunksDone, Stop: false); // done before a crash
+        if (record.ChunksDone < chunk)
+            throw new InvalidOperationException($"Import '{id}': chunk {chunk} asked for before chunk {record.ChunksDone}.");
+
+        DateTime? stampBase = null;
+        if (record.Mode == ImportMode.Stream)
+        {
+            if (record.StampChunk != chunk)
+            {
+                // Fix this chunk's processing time before publishing, so a retry stamps identically.
+                record = await store.UpdateAsync(id, r =>
+                {
+                    if (r.StampChunk == chunk) return false;
+                    var now = store.Time.GetUtcNow().UtcDateTime;
+                    r.StampChunk = chunk;
+                    r.StampBase = r.StampFloor is { } floor && floor > now ? floor : now;
+                    return true;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            stampBase = record.StampBase;
+        }
+
+        var manifest = await store.GetManifestAsync(id, cancellationToken).ConfigureAwait(false);
+        var data = await store.GetChunkAsync(id, chunk, cancellationToken).ConfigureAwait(false);
+        var counts = await PublishChunkAsync(record, manifest, chunk, data, stampBase, cancellationToken).ConfigureAwait(false);
+
+        record = await store.UpdateAsync(id, r =>
+        {
+            if (r.ChunksDone != chunk) return false;
+            r.ChunksDone = chunk + 1;
+            r.RowsRead += counts.RowsRead;
+            r.SamplesPublished += counts.Samples;
+            r.RowsRejected += counts.Problems.Count;
+            foreach (var problem in counts.Problems)
+            {
+                if (r.Problems.Count >= ImportRecord.MaxProblems) break;
+                r.Problems.Add(problem);
+            }
+            if (stampBase is { } stamps) r.StampFloor = stamps.AddTicks(counts.Samples + 1);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        LogChunk(id, chunk, record.Chunks, counts.RowsRead, counts.Samples, counts.Problems.Count);
+        return new ChunkOutcome(chunk, counts.RowsRead, counts.Samples, counts.Problems.Count, record.ChunksDone,
+            Stop: record.CancelRequested || ImportStatus.IsFinal(record.Status));
+    }
+
+    /// <summary>Gives the import its final status (completed, failed or cancelled; completed exactly when every
+    /// chunk was recorded, unless it failed) and removes the stored file. Idempotent.</summary>
+    public async Task<ImportRecord> FinishAsync(string id, string status, string? error, CancellationToken cancellationToken = default)
+    {
+        var record = await store.UpdateAsync(id, r =>
+        {
+            if (ImportStatus.IsFinal(r.Status)) return false;
+            // Whether all data went in decides between completed and cancelled, not the order of events.
+            r.Status = status switch
+            {
+                ImportStatus.Completed when r.CancelRequested && r.ChunksDone < r.Chunks => ImportStatus.Cancelled,
+                ImportStatus.Cancelled when r.ChunksDone >= r.Chunks && r.Chunks > 0 => ImportStatus.Completed,
+                _ => status,
+            };
+            if (r.Status == ImportStatus.Completed) error = null;
+            r.FinishedAt = store.Time.GetUtcNow().UtcDateTime;
+            r.StartedAt ??= r.FinishedAt;
+            r.Error = error;
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        await store.DeleteFileAsync(id, record.Chunks, cancellationToken).ConfigureAwait(false);
+        LogFinished(id, record.Status, record.RowsRead, record.SamplesPublished, record.RowsRejected);
+        return record;
+    }
+
+    /// <summary>Asks an import to stop. A pending one is cancelled here; a running one stops before its next
+    /// chunk. Returns a null record for an unknown id, and Accepted false when it had already finished.</summary>
+    public async Task<(ImportRecord? Record, bool Accepted)> RequestCancelAsync(string id, CancellationToken cancellationToken = default)
+    {
+        var accepted = false;
+        ImportRecord record;
+        try
+        {
+            record = await store.UpdateAsync(id, r =>
+            {
+                accepted = !ImportStatus.IsFinal(r.Status);
+                if (!accepted || r.CancelRequested) return false;
+                r.CancelRequested = true;
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ImportNotFoundException)
+        {
+            return (null, false);
+        }
+        if (accepted && record.Status == ImportStatus.Pending)
+            record = await FinishAsync(id, ImportStatus.Cancelled, "cancelled before it started", cancellationToken).ConfigureAwait(false);
+        return (record, accepted);
+    }
+
+    private sealed record ChunkCounts(long RowsRead, long Samples, List<ImportProblem> Problems);
+
+    private async Task<ChunkCounts> PublishChunkAsync(ImportRecord record, ImportManifest manifest, int chunk, byte[] data,
+        DateTime? stampBase, CancellationToken cancellationToken)
+    {
+        var text = new byte[manifest.Header.Length + data.Length];
+        manifest.Header.CopyTo(text, 0);
+        data.CopyTo(text, manifest.Header.Length);
+        // Lines in the header+chunk stream map back to the file: the chunk starts on ChunkFirstLines[chunk].
+        var lineShift = manifest.ChunkFirstLines[chunk] - (manifest.HeaderLines + 1);
+
+        using var stream = new MemoryStream(text, writable: false);
+        using var reader = TelemetryCsvReader.Open(stream, record.FileName,
+            new TelemetryCsvOptions(string.IsNullOrWhiteSpace(record.Hostname) ? Environment.MachineName : record.Hostname));
+        var problems = new List<ImportProblem>();
+        var batch = new ImportBatchBuilder($"import-{record.Id}-{chunk}");
+        long rows = 0, samples = 0, tick = 0;
+        foreach (var result in reader.ReadAll())
+        {
+            rows++;
+            if (result.Error is { } error)
+            {
+                problems.Add(new ImportProblem(error.LineNumber + lineShift,
+                    error.Field is null ? error.Reason : $"field '{error.Field}': {error.Reason}"));
+                continue;
+            }
+            var row = result.Row!;
+            if (row.Metrics.Count == 0) continue;
+            if (stampBase is { } baseTime)
+            {
+                foreach (var metric in row.Metrics) batch.Add(row.Gpu, baseTime.AddTicks(tick++), metric, row.SourceTimestamp);
+            }
+            else if (row.SourceTimestamp is { } source)
+            {
+                foreach (var metric in row.Metrics) batch.Add(row.Gpu, source, metric, source);
+            }
+            else
+            {
+                problems.Add(new ImportProblem(row.LineNumber + lineShift, "no timestamp to replay (import it with mode=stream)"));
+                continue;
+            }
+            if (batch.SampleCount >= options.Value.BatchSize)
+            {
+                samples += batch.SampleCount;
+                await publisher.PublishAsync(batch.Take(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        if (batch.SampleCount > 0)
+        {
+            samples += batch.SampleCount;
+            await publisher.PublishAsync(batch.Take(), cancellationToken).ConfigureAwait(false);
+        }
+        return new ChunkCounts(rows, samples, problems);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Import {Id}: chunk {Chunk} of {Chunks}: {Rows} rows, {Samples} samples, {Rejected} rejected")]
+    private partial void LogChunk(string id, int chunk, int chunks, long rows, long samples, int rejected);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Import {Id} {Status}: {Rows} rows read, {Samples} samples published, {Rejected} rows rejected")]
+    private partial void LogFinished(string id, string status, long rows, long samples, long rejected);
+}
+
+/// <summary>Groups samples by GPU into batches with ids that are the same every time a chunk is replayed.</summary>
+internal sealed class ImportBatchBuilder(string prefix)
+{
+    private readonly Dictionary<string, (GpuIdentity Gpu, List<MetricSample> Samples)> _byGpu = new(StringComparer.Ordinal);
+    private int _sequence;
+
+    public int SampleCount { get; private set; }
+
+    public void Add(GpuIdentity gpu, DateTime timestamp, MetricValue metric, DateTime? source)
+    {
+        if (!_byGpu.TryGetValue(gpu.Uuid, out var entry)) _byGpu[gpu.Uuid] = entry = (gpu, []);
+        entry.Samples.Add(new MetricSample(timestamp, metric.Name, metric.Value, source));
+        SampleCount++;
+    }
+
+    public TelemetryBatch Take()
+    {
+        var gpus = _byGpu.Values.Select(entry => new GpuSamples(entry.Gpu, entry.Samples)).ToList();
+        _byGpu.Clear();
+        SampleCount = 0;
+        return new TelemetryBatch($"{prefix}-{_sequence++}", gpus);
+    }
+}

@@ -1,0 +1,17 @@
+using Telemetry.Core.Pipeline;
+using Telemetry.Dapr;
+
+namespace Telemetry.Streamer;
+
+/// <summary>The shared row plan lives in the Dapr state store, so nothing is claimed before the sidecar answers.</summary>
+internal sealed class SidecarGatedRowShare(SidecarGate sidecar, IRowShare inner) : IRowShare
+{
+    public async Task<RowClaim?> ClaimAsync(CancellationToken cancellationToken)
+    {
+        await sidecar.Ready.WaitAsync(cancellationToken);
+        return await inner.ClaimAsync(cancellationToken);
+    }
+
+    public Task CompleteAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken) =>
+        inner.CompleteAsync(claim, nextRow, endOfFile, cancellationToken);
+}

@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace Telemetry.Reliability.Tests.Support;
+
+/// <summary>The embedded host running as a child process, so it can be killed for real (SIGKILL).</summary>
+internal sealed class HostProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private HostProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    public int Port { get; }
+    public HttpClient Client { get; }
+    public int Id => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    public static HostProcess Start(IReadOnlyDictionary<string, string> environment)
+    {
+        var port = TestPaths.FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(TestPaths.StandaloneDll);
+        start.Environment["PORT"] = port.ToString();
+        start.Environment["METRICS_PORT"] = TestPaths.FreePort().ToString();
+        start.Environment["LOG_LEVEL"] = "Warning";
+        foreach (var (key, value) in environment) start.Environment[key] = value;
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        var host = new HostProcess(process, port);
+        process.OutputDataReceived += (_, e) => host.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return host;
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null) return;
+        lock (_output)
+        {
+            if (_output.Length < 64 * 1024) _output.AppendLine(line);
+        }
+    }
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    /// <summary>Waits until the API lists GPUs holding at least <paramref name="samples"/> samples in total.</summary>
+    public async Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitForSamplesAsync(long samples, TimeSpan timeout)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"host exited with {_process.ExitCode}: {Output}");
+            try
+            {
+                var seen = await ReadGpusAsync();
+                if (seen.Values.Sum(v => (long)v.Samples) >= samples) return seen;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"no {samples} samples within {timeout}: {Output}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Every GPU the API lists, with its sample count and last_seen.</summary>
+    public async Task<Dictionary<string, (int Samples, DateTime LastSeen)>> ReadGpusAsync()
+    {
+        using var response = await Client.GetAsync("/api/v1/gpus?limit=1000");
+        response.EnsureSuccessStatusCode();
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
+        var result = new Dictionary<string, (int, DateTime)>(StringComparer.Ordinal);
+        foreach (var gpu in json.RootElement.GetProperty("gpus").EnumerateArray())
+        {
+            result[gpu.GetProperty("uuid").GetString()!] = (gpu.GetProperty("samples").GetInt32(), gpu.GetProperty("last_seen").GetDateTime());
+        }
+        return result;
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs, open transactions are cut wherever they are.</summary>
+    public void KillHard()
+    {
+        _process.Kill(entireProcessTree: false);
+        _process.WaitForExit(10_000);
+    }
+
+    /// <summary>SIGTERM: the host's graceful shutdown. Returns the exit code, or null if it did not exit in time.</summary>
+    public int? Terminate(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()])) kill.WaitForExit();
+        return _process.WaitForExit(timeout) ? _process.ExitCode : null;
+    }
+
+    public void Dispose()
+    {
+        Client.Dispose();
+        try
+        {
+            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException) { }
+        _process.Dispose();
+    }
+}

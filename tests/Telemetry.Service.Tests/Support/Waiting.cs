@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Telemetry.Service.Tests.Support;
+
+public static class Waiting
+{
+    /// <summary>Every GPU the API lists, paging with <paramref name="limit"/>.</summary>
+    public static async Task<List<JsonNode>> AllGpusAsync(HttpClient api, int limit = 1000)
+    {
+        var gpus = new List<JsonNode>();
+        for (var offset = 0; ; offset += limit)
+        {
+            var page = await api.GetJsonAsync($"/api/v1/gpus?limit={limit}&offset={offset}");
+            gpus.AddRange(page["gpus"]!.AsArray().Select(g => g!.DeepClone()));
+            if (!(bool)page["pagination"]!["has_next"]!) return gpus;
+        }
+    }
+
+    /// <summary>Samples stored over all GPUs, as the API reports them.</summary>
+    public static async Task<int> StoredSamplesAsync(HttpClient api) =>
+        (await AllGpusAsync(api)).Sum(g => (int)g["samples"]!);
+
+    /// <summary>Polls until the API reports <paramref name="expected"/> samples; fails after <paramref name="timeout"/>.</summary>
+    public static async Task WaitForStoredAsync(HttpClient api, int expected, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        int stored;
+        while ((stored = await StoredSamplesAsync(api)) < expected && clock.Elapsed < timeout) await Task.Delay(50);
+        Assert.True(stored == expected, $"{stored} samples stored after {clock.Elapsed.TotalSeconds:F1}s, expected {expected}");
+    }
+
+    public static async Task WithinAsync(Task task, TimeSpan timeout, string what)
+    {
+        var finished = await Task.WhenAny(task, Task.Delay(timeout));
+        Assert.True(finished == task, $"{what} did not happen within {timeout.TotalSeconds}s");
+        await task;
+    }
+}
