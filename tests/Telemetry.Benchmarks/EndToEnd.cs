@@ -38,7 +38,10 @@ internal static class EndToEnd
         var storedBefore = TelemetryMetrics.SamplesStored.Value;
         var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
-        await using var host = new EmbeddedHost(settings);
+        var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
+        using var sqlite = store == "sqlite" ? new Telemetry.Core.Storage.SqliteKeyValueStore(Path.Combine(dataDir, "telemetry.db")) : null;
+        var counting = new CountingStore(sqlite ?? (Telemetry.Core.Storage.IKeyValueStore)new Telemetry.Core.Storage.MemoryKeyValueStore());
+        await using var host = new EmbeddedHost(settings, counting, dataDir);
         using var done = new CancellationTokenSource();
         var delays = new List<double>();
         var poller = pollDelay ? Task.Run(() => PollAsync(host.Client, delays, target, storedBefore, done.Token)) : Task.CompletedTask;
@@ -58,6 +61,7 @@ internal static class EndToEnd
         try { await poller; } catch (OperationCanceledException) { }
 
         var inWindows = await SamplesInWindowsAsync(host.Client);
+        Console.WriteLine($"    store traffic: {counting.Describe(stored)}");
         return new EndToEndResult(store, stored, seconds, stored / seconds,
             Stats.Percentile(delays, 50), Stats.Percentile(delays, 99), delays.Count, inWindows, cpu / stored);
     }
