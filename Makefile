@@ -9,13 +9,14 @@ STANDALONE_DLL := services/Telemetry.Standalone/bin/$(CONFIGURATION)/net10.0/Tel
 export CSV_FILE ?= $(CURDIR)/data/dcgm_metrics_20250718_134233.csv
 export DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help build run test coverage openapi clean fuzz
+.PHONY: help build run test coverage openapi clean bench bench-full fuzz
 
 help:
 	@echo "make run        embedded pipeline (API on http://localhost:8081), streaming data/ at RATE (default 10/s per worker)"
 	@echo "make test       build and run every test; prints 'N passed, N failed, N skipped'"
 	@echo "make coverage   tests with line/branch coverage; summary printed, HTML in coverage/"
 	@echo "make openapi    write docs/openapi.json from the code (no server)"
+	@echo "make bench      performance figures, quick mode (table + BenchmarkResults/results.json); make bench-full for the full run"
 	@echo "make fuzz       long CSV and REST API fuzzing (FUZZ_SECONDS per fuzzer, default 120; FUZZ_SEED)"
 	@echo "make lint-deploy / docker-build / docker-deploy / docker-down / helm-lint   (see deploy/)"
 
@@ -51,6 +52,15 @@ fuzz:
 	dotnet build tests/Telemetry.Reliability.Tests -c $(CONFIGURATION) -nologo -v quiet
 	set -o pipefail; FUZZ_SECONDS=$${FUZZ_SECONDS:-120} dotnet test tests/Telemetry.Reliability.Tests -c $(CONFIGURATION) --no-build -nologo \
 		--filter Category=Fuzz --logger "console;verbosity=detailed" | grep -E 'FIGURE|Passed|Failed|seed|Total'
+
+# Figures, not tests: never part of `make test`. BENCH_ARGS can narrow a run, e.g. BENCH_ARGS="--only 1,5".
+bench:
+	dotnet build tests/Telemetry.Benchmarks -c Release -nologo -v quiet
+	dotnet tests/Telemetry.Benchmarks/bin/Release/net10.0/Telemetry.Benchmarks.dll quick $(BENCH_ARGS)
+
+bench-full:
+	dotnet build tests/Telemetry.Benchmarks -c Release -nologo -v quiet
+	dotnet tests/Telemetry.Benchmarks/bin/Release/net10.0/Telemetry.Benchmarks.dll full $(BENCH_ARGS)
 
 clean:
 	dotnet clean $(SOLUTION) -v quiet

@@ -1,14 +1,22 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Telemetry.Collector;
+using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Hosting;
 
 namespace Telemetry.Standalone;
 
 /// <summary>
-/// The collector side of the embedded queue: <c>WORKERS</c> loops take batches and store them. A batch that
-/// fails to store is retried, not dropped. Registered before the streamer, so it stops after it: by then the
-/// streamer has queued what it read, the queue is closed, and this drains it before returning.
+/// The collector side of the embedded queue. One dispatcher takes batches off the queue and splits them by
+/// GPU into <c>WORKERS</c> shards (a GPU always goes to the same shard); each shard's worker stores what has
+/// piled up for it as one append. Two reasons, both measured (docs/performance.md): every GPU has exactly
+/// one writer, so the window store's ETag guards never conflict inside this process (with 4 workers all
+/// writing the same 247 GPUs, nearly every append used to conflict and be re-planned); and one append of
+/// many queued batches pays the per-GPU cost (manifest read and write, tail segment rewrite) once for all
+/// of them instead of once per 500-sample batch. A batch that fails to store is retried, not dropped.
+/// Registered before the streamer, so it stops after it: by then the streamer has queued what it read, the
+/// queue is closed, and this drains it before returning.
 /// </summary>
 public sealed partial class QueueConsumer(
     BatchQueue queue,
@@ -16,14 +24,42 @@ public sealed partial class QueueConsumer(
     IOptions<CollectorOptions> options,
     ILogger<QueueConsumer> logger) : BackgroundService
 {
+    /// <summary>Most samples one append gathers: bounds what one failed append has to redo.</summary>
+    internal const int MaxSamplesPerAppend = 50_000;
+
+    /// <summary>An append of fewer samples waits a little for more (at most <see cref="LingerSteps"/> × 5 ms):
+    /// under load a worker that keeps up would otherwise store a few samples per GPU per append, and the
+    /// per-GPU cost of an append, not the samples, would then set the throughput.</summary>
+    internal const int MinSamplesPerAppend = 8_000;
+    private const int LingerSteps = 4;
+
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var workers = new Task[options.Value.Workers];
-        for (var i = 0; i < workers.Length; i++) workers[i] = ConsumeAsync();
-        await Task.WhenAll(workers);
-        _drained.TrySetResult();
+        var shards = new Channel<TelemetryBatch>[options.Value.Workers];
+        for (var i = 0; i < shards.Length; i++)
+        {
+            // Small and bounded: a slow store makes the dispatcher wait, so the queue fills and the streamer waits.
+            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(8)
+            {
+                SingleWriter = true,
+                SingleReader = true,
+                FullMode = BoundedChannelFullMode.Wait,
+            });
+        }
+        var workers = new Task[shards.Length];
+        for (var i = 0; i < workers.Length; i++) workers[i] = ConsumeAsync(shards[i].Reader);
+        try
+        {
+            await DispatchAsync(shards);
+        }
+        finally
+        {
+            foreach (var shard in shards) shard.Writer.TryComplete();
+            await Task.WhenAll(workers);
+            _drained.TrySetResult();
+        }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -33,13 +69,44 @@ public sealed partial class QueueConsumer(
         await base.StopAsync(cancellationToken);
     }
 
-    private async Task ConsumeAsync()
+    private async Task DispatchAsync(Channel<TelemetryBatch>[] shards)
     {
         await Task.Yield();
+        var parts = new List<GpuSamples>[shards.Length];
+        for (var i = 0; i < parts.Length; i++) parts[i] = [];
         // Not cancelled by shutdown: the loop ends when the queue is completed and empty.
         await foreach (var batch in queue.Reader.ReadAllAsync(CancellationToken.None))
         {
             TelemetryMetrics.QueueDepth.Set(queue.Depth);
+            if (shards.Length == 1)
+            {
+                await shards[0].Writer.WriteAsync(batch, CancellationToken.None);
+                continue;
+            }
+            foreach (var group in batch.Gpus) parts[ShardOf(group.Gpu.Uuid, shards.Length)].Add(group);
+            for (var i = 0; i < shards.Length; i++)
+            {
+                if (parts[i].Count == 0) continue;
+                await shards[i].Writer.WriteAsync(new TelemetryBatch($"{batch.BatchId}/{i}", parts[i]), CancellationToken.None);
+                parts[i] = [];
+            }
+        }
+    }
+
+    /// <summary>Stable within the process, which is all a shard needs.</summary>
+    internal static int ShardOf(string uuid, int shards) => (int)((uint)StringComparer.Ordinal.GetHashCode(uuid) % (uint)shards);
+
+    private async Task ConsumeAsync(ChannelReader<TelemetryBatch> shard)
+    {
+        await Task.Yield();
+        while (await shard.WaitToReadAsync(CancellationToken.None))
+        {
+            for (var step = 0; step < LingerSteps && shard.Count * QueueItemSamples(shard) < MinSamplesPerAppend && !shard.Completion.IsCompleted; step++)
+            {
+                await Task.Delay(5);
+            }
+            var batch = Gather(shard);
+            if (batch is null) continue;
             for (var attempt = 1; ; attempt++)
             {
                 try
@@ -54,6 +121,27 @@ public sealed partial class QueueConsumer(
                 }
             }
         }
+    }
+
+    /// <summary>Samples of the first waiting item: an estimate of each item's size (they are all parts of
+    /// streamer batches of the same size).</summary>
+    private static int QueueItemSamples(ChannelReader<TelemetryBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.SampleCount) : 1;
+
+    /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, as one batch.</summary>
+    private static TelemetryBatch? Gather(ChannelReader<TelemetryBatch> shard)
+    {
+        if (!shard.TryRead(out var first)) return null;
+        var samples = first.SampleCount;
+        if (samples >= MaxSamplesPerAppend || !shard.TryPeek(out _)) return first;
+        var gpus = new List<GpuSamples>(first.Gpus);
+        var count = 1;
+        while (samples < MaxSamplesPerAppend && shard.TryRead(out var next))
+        {
+            gpus.AddRange(next.Gpus);
+            samples += next.SampleCount;
+            count++;
+        }
+        return new TelemetryBatch($"{first.BatchId}+{count - 1}", gpus);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing batch {BatchId} failed (attempt {Attempt}): {Reason}; retrying")]

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Telemetry.Core.Model;
@@ -77,59 +78,181 @@ internal static class WindowCodec
     public static DirectoryBucket DecodeBucket(byte[] bytes) =>
         JsonSerializer.Deserialize(bytes, WindowJsonContext.Default.DirectoryBucket) ?? new DirectoryBucket();
 
+    // One writer and buffer per thread: encoding a segment then costs the copy of its bytes and nothing else.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+
+    private static ReadOnlySpan<byte> MetricsName => "m"u8;
+    private static ReadOnlySpan<byte> TimesName => "t"u8;
+    private static ReadOnlySpan<byte> IndexName => "k"u8;
+    private static ReadOnlySpan<byte> ValuesName => "v"u8;
+    private static ReadOnlySpan<byte> SourcesName => "s"u8;
+
+    /// <summary>Encodes samples as a <see cref="SegmentDocument"/> (the same JSON the serializer would write for
+    /// it, property for property), written directly with <see cref="Utf8JsonWriter"/>: no document, no arrays
+    /// per column, no boxing of nullable deltas.</summary>
     public static byte[] Encode(ReadOnlySpan<MetricSample> samples)
     {
-        var metrics = new List<string>();
-        var metricIds = new Dictionary<string, int>(StringComparer.Ordinal);
-        var document = new SegmentDocument
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(64 * 1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
+        writer.Reset(buffer);
+
+        // Metric names, each once, in order of first appearance; a segment rarely holds more than a dozen, so
+        // a linear scan (reference equality first: names come from the readers' caches) beats hashing.
+        Span<int> ids = samples.Length <= 4096 ? stackalloc int[samples.Length] : new int[samples.Length];
+        var names = new List<string>(16);
+        Dictionary<string, int>? many = null;
+        for (var i = 0; i < samples.Length; i++) ids[i] = MetricId(samples[i].MetricName, names, ref many);
+
+        writer.WriteStartObject();
+        writer.WriteStartArray(MetricsName);
+        foreach (var name in names) writer.WriteStringValue(name);
+        writer.WriteEndArray();
+
+        writer.WriteStartArray(TimesName);
+        long previous = 0;
+        foreach (var sample in samples)
         {
-            Times = new long[samples.Length],
-            MetricIndex = new int[samples.Length],
-            Values = new double[samples.Length],
-            SourceTimes = new long?[samples.Length],
-        };
-        long previousTime = 0, previousSource = 0;
-        for (var i = 0; i < samples.Length; i++)
+            writer.WriteNumberValue(sample.Timestamp.Ticks - previous);
+            previous = sample.Timestamp.Ticks;
+        }
+        writer.WriteEndArray();
+
+        writer.WriteStartArray(IndexName);
+        foreach (var id in ids) writer.WriteNumberValue(id);
+        writer.WriteEndArray();
+
+        writer.WriteStartArray(ValuesName);
+        foreach (var sample in samples) WriteDouble(writer, sample.Value);
+        writer.WriteEndArray();
+
+        writer.WriteStartArray(SourcesName);
+        previous = 0;
+        foreach (var sample in samples)
         {
-            var sample = samples[i];
-            if (!metricIds.TryGetValue(sample.MetricName, out var id))
-            {
-                id = metrics.Count;
-                metricIds.Add(sample.MetricName, id);
-                metrics.Add(sample.MetricName);
-            }
-            document.Times[i] = sample.Timestamp.Ticks - previousTime;
-            previousTime = sample.Timestamp.Ticks;
-            document.MetricIndex[i] = id;
-            document.Values[i] = sample.Value;
             if (sample.SourceTimestamp is { } source)
             {
-                document.SourceTimes[i] = source.Ticks - previousSource;
-                previousSource = source.Ticks;
+                writer.WriteNumberValue(source.Ticks - previous);
+                previous = source.Ticks;
+            }
+            else
+            {
+                writer.WriteNullValue();
             }
         }
-        document.Metrics = [.. metrics];
-        return JsonSerializer.SerializeToUtf8Bytes(document, WindowJsonContext.Default.SegmentDocument);
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
     }
 
+    private static int MetricId(string name, List<string> names, ref Dictionary<string, int>? many)
+    {
+        if (many is not null)
+        {
+            if (many.TryGetValue(name, out var known)) return known;
+        }
+        else
+        {
+            for (var i = 0; i < names.Count; i++)
+            {
+                if (ReferenceEquals(names[i], name)) return i;
+            }
+            for (var i = 0; i < names.Count; i++)
+            {
+                if (string.Equals(names[i], name, StringComparison.Ordinal)) return i;
+            }
+        }
+        var id = names.Count;
+        names.Add(name);
+        if (many is null && names.Count > 32)
+        {
+            many = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < names.Count; i++) many[names[i]] = i;
+        }
+        else many?.Add(name, id);
+        return id;
+    }
+
+    /// <summary>As the serializer writes doubles with named floating-point literals allowed.</summary>
+    private static void WriteDouble(Utf8JsonWriter writer, double value)
+    {
+        if (double.IsFinite(value)) writer.WriteNumberValue(value);
+        else writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+    }
+
+    /// <summary>Decodes a segment written by <see cref="Encode(ReadOnlySpan{MetricSample})"/> (or by the
+    /// serializer, which wrote the same document), reading the JSON once with <see cref="Utf8JsonReader"/>.</summary>
     public static MetricSample[] DecodeSegment(byte[] bytes)
     {
-        var document = JsonSerializer.Deserialize(bytes, WindowJsonContext.Default.SegmentDocument)
-            ?? throw new InvalidDataException("Empty window segment.");
-        var samples = new MetricSample[document.Times.Length];
+        var reader = new Utf8JsonReader(bytes);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            if (reader.TokenType == JsonTokenType.Null) throw new InvalidDataException("Empty window segment.");
+            throw new InvalidDataException("A window segment is not a JSON object.");
+        }
+        string[] metrics = [];
+        long[] times = [];
+        int[] index = [];
+        double[] values = [];
+        long?[]? sources = null;
+        var length = -1;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals(MetricsName)) metrics = ReadStrings(ref reader);
+            else if (reader.ValueTextEquals(TimesName)) times = ReadArray(ref reader, static (ref Utf8JsonReader r) => r.GetInt64());
+            else if (reader.ValueTextEquals(IndexName)) index = ReadArray(ref reader, static (ref Utf8JsonReader r) => r.GetInt32());
+            else if (reader.ValueTextEquals(ValuesName)) values = ReadArray(ref reader, ReadDouble);
+            else if (reader.ValueTextEquals(SourcesName)) sources = ReadArray(ref reader,
+                static (ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? (long?)null : r.GetInt64());
+            else reader.Skip();
+        }
+        length = times.Length;
+        sources ??= new long?[length];
+        if (index.Length != length || values.Length != length || sources.Length != length)
+            throw new InvalidDataException("A window segment's columns differ in length.");
+
+        var samples = new MetricSample[length];
         long time = 0, source = 0;
         for (var i = 0; i < samples.Length; i++)
         {
-            time += document.Times[i];
+            time += times[i];
             DateTime? sourceTime = null;
-            if (document.SourceTimes[i] is { } delta)
+            if (sources[i] is { } delta)
             {
                 source += delta;
                 sourceTime = new DateTime(source, DateTimeKind.Utc);
             }
-            samples[i] = new MetricSample(new DateTime(time, DateTimeKind.Utc),
-                document.Metrics[document.MetricIndex[i]], document.Values[i], sourceTime);
+            samples[i] = new MetricSample(new DateTime(time, DateTimeKind.Utc), metrics[index[i]], values[i], sourceTime);
         }
         return samples;
+    }
+
+    private delegate T ElementReader<T>(ref Utf8JsonReader reader);
+
+    private static T[] ReadArray<T>(ref Utf8JsonReader reader, ElementReader<T> read)
+    {
+        if (!reader.Read()) throw new InvalidDataException("Truncated window segment.");
+        if (reader.TokenType == JsonTokenType.Null) return [];
+        if (reader.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("A window segment column is not an array.");
+        var items = new List<T>(2048);
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) items.Add(read(ref reader));
+        return [.. items];
+    }
+
+    private static string[] ReadStrings(ref Utf8JsonReader reader) =>
+        ReadArray(ref reader, static (ref Utf8JsonReader r) => r.GetString() ?? throw new InvalidDataException("A null metric name."));
+
+    private static double ReadDouble(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType == JsonTokenType.Number) return reader.GetDouble();
+        return reader.GetString() switch
+        {
+            "NaN" => double.NaN,
+            "Infinity" => double.PositiveInfinity,
+            "-Infinity" => double.NegativeInfinity,
+            var other => throw new InvalidDataException($"'{other}' is not a number."),
+        };
     }
 }
