@@ -25,7 +25,10 @@ public sealed partial class QueueConsumer(
     ILogger<QueueConsumer> logger) : BackgroundService
 {
     /// <summary>Most samples one append gathers: bounds what one failed append has to redo.</summary>
-    internal const int MaxSamplesPerAppend = 50_000;
+    public const int MaxSamplesPerAppend = 50_000;
+
+    /// <summary>Parts of batches each shard holds before the dispatcher waits.</summary>
+    public const int ShardCapacity = 8;
 
     /// <summary>An append of fewer samples waits a little for more (at most <see cref="LingerSteps"/> × 5 ms):
     /// under load a worker that keeps up would otherwise store a few samples per GPU per append, and the
@@ -41,7 +44,7 @@ public sealed partial class QueueConsumer(
         for (var i = 0; i < shards.Length; i++)
         {
             // Small and bounded: a slow store makes the dispatcher wait, so the queue fills and the streamer waits.
-            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(8)
+            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(ShardCapacity)
             {
                 SingleWriter = true,
                 SingleReader = true,

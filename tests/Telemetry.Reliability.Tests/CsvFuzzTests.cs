@@ -12,6 +12,7 @@ namespace Telemetry.Reliability.Tests;
 /// lines, thousands of columns) must never crash, hang or blow up memory. `make test` runs a short pass;
 /// `make fuzz` runs FUZZ_SECONDS with FUZZ_SEED. A failure names the seed that reproduces it.
 /// </summary>
+[Collection(MemorySensitive.Name)]
 public sealed class CsvFuzzTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(10);

@@ -13,6 +13,7 @@ namespace Telemetry.Core.Windows;
 public sealed class WindowReader(IKeyValueStore store)
 {
     private const int MaxReadAttempts = 5;
+    private volatile DirectorySnapshot? _directory;
 
     public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
 
@@ -24,15 +25,8 @@ public sealed class WindowReader(IKeyValueStore store)
 
     public async Task<GpuPage> ListGpusAsync(GpuListQuery query, CancellationToken cancellationToken = default)
     {
-        var known = await ReadDirectoryAsync(cancellationToken).ConfigureAwait(false);
-        if (query.Hostname is { } hostname) known = known.FindAll(gpu => gpu.Hostname == hostname);
-        known.Sort(static (a, b) =>
-        {
-            var byHost = string.CompareOrdinal(a.Hostname, b.Hostname);
-            if (byHost != 0) return byHost;
-            var byIndex = a.GpuIndex.CompareTo(b.GpuIndex);
-            return byIndex != 0 ? byIndex : string.CompareOrdinal(a.Uuid, b.Uuid);
-        });
+        IReadOnlyList<GpuIdentity> known = await ReadDirectoryAsync(cancellationToken).ConfigureAwait(false);
+        if (query.Hostname is { } hostname) known = [.. known.Where(gpu => gpu.Hostname == hostname)];
         var page = known.Skip(query.Offset).Take(query.Limit).ToList();
         var manifests = await store.GetManyAsync(page.ConvertAll(gpu => WindowKeys.Manifest(gpu.Uuid)), cancellationToken)
             .ConfigureAwait(false);
@@ -130,13 +124,30 @@ public sealed class WindowReader(IKeyValueStore store)
         return new TelemetryPage(found, TelemetryCursor.After(found[^1]));
     }
 
-    private async Task<List<GpuIdentity>> ReadDirectoryAsync(CancellationToken cancellationToken)
+    /// <summary>Every known GPU, ordered by hostname, then GPU index, then uuid. The buckets are read on every
+    /// call (one round trip), but decoded and sorted again only when one of their ETags changed, which happens
+    /// only when a GPU first appears: with thousands of GPUs that work dominated a listing.</summary>
+    private async Task<IReadOnlyList<GpuIdentity>> ReadDirectoryAsync(CancellationToken cancellationToken)
     {
         var buckets = await store.GetManyAsync(WindowKeys.AllDirectoryBuckets, cancellationToken).ConfigureAwait(false);
+        var version = string.Join(',', buckets.Values.OrderBy(b => b.Key, StringComparer.Ordinal).Select(b => $"{b.Key}={b.ETag}"));
+        var cached = _directory;
+        if (cached is not null && cached.Version == version) return cached.Gpus;
+
         var gpus = new List<GpuIdentity>();
         foreach (var bucket in buckets.Values) gpus.AddRange(WindowCodec.DecodeBucket(bucket.Value).Gpus);
+        gpus.Sort(static (a, b) =>
+        {
+            var byHost = string.CompareOrdinal(a.Hostname, b.Hostname);
+            if (byHost != 0) return byHost;
+            var byIndex = a.GpuIndex.CompareTo(b.GpuIndex);
+            return byIndex != 0 ? byIndex : string.CompareOrdinal(a.Uuid, b.Uuid);
+        });
+        _directory = new DirectorySnapshot(version, gpus);
         return gpus;
     }
+
+    private sealed record DirectorySnapshot(string Version, IReadOnlyList<GpuIdentity> Gpus);
 
     private static GpuSummary Summarise(WindowManifest manifest) => new(
         manifest.Gpu,
