@@ -444,6 +444,22 @@ public abstract class WindowStoreContract
     }
 
     [Fact]
+    public async Task Gpu_list_follows_new_gpus_and_changed_identities_between_reads()
+    {
+        var (_, writer, reader) = Open(Roomy);
+        await writer.AppendAsync([Batch(Gpu(3, 1), Instants(0, 1))]);
+        Assert.Equal([Gpu(3, 1)], (await reader.ListGpusAsync(new GpuListQuery())).Gpus.Select(s => s.Gpu));
+
+        // The reader keeps its decoded directory between calls; a new GPU must still show up at once.
+        await writer.AppendAsync([Batch(Gpu(1, 0), Instants(0, 1))]);
+        Assert.Equal([Gpu(1, 0), Gpu(3, 1)], (await reader.ListGpusAsync(new GpuListQuery())).Gpus.Select(s => s.Gpu));
+
+        var moved = Gpu(1, 0) with { Hostname = "zz-host" };
+        await writer.AppendAsync([Batch(moved, Instants(2, 3))]);
+        Assert.Equal([Gpu(3, 1), moved], (await reader.ListGpusAsync(new GpuListQuery())).Gpus.Select(s => s.Gpu));
+    }
+
+    [Fact]
     public async Task Gpu_list_filters_by_hostname()
     {
         var (reader, gpus) = await ClusterAsync();
