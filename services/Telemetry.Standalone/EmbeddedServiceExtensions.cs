@@ -35,6 +35,7 @@ public static class EmbeddedServiceExtensions
         services.AddTelemetryCollector();
         // Order matters: hosted services stop in reverse, so the streamer stops (and queues what it read)
         // before the consumer drains the queue.
+        services.AddHostedService<OrphanSweep>(); // starts (and finishes) before the consumer writes
         services.AddHostedService<QueueConsumer>();
         services.AddTelemetryStreamer();
         services.AddTelemetryGateway();

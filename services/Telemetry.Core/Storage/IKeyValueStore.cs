@@ -25,6 +25,13 @@ public interface IKeyValueStore
 
 public sealed record StoredItem(string Key, byte[] Value, string ETag);
 
+/// <summary>Stores that can enumerate their keys (the embedded ones; Dapr's state API cannot). Used only for
+/// housekeeping at start-up, never on the data path.</summary>
+public interface IKeyListing
+{
+    Task<IReadOnlyList<string>> ListKeysAsync(string prefix, CancellationToken cancellationToken = default);
+}
+
 /// <summary>What a write expects of the key before it: anything, absence, or a given version.</summary>
 public readonly record struct WriteCondition(WriteConditionKind Kind, string? ETag)
 {

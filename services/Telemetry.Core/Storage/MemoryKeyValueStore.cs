@@ -2,7 +2,7 @@ namespace Telemetry.Core.Storage;
 
 /// <summary>The embedded store when <c>CHECKPOINT_ENABLED=false</c>: everything in memory, gone on exit.
 /// One lock makes every <see cref="ExecuteAsync"/> atomic, like a real transaction.</summary>
-public sealed class MemoryKeyValueStore(TimeProvider? clock = null) : IKeyValueStore
+public sealed class MemoryKeyValueStore(TimeProvider? clock = null) : IKeyValueStore, IKeyListing
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
@@ -65,6 +65,15 @@ public sealed class MemoryKeyValueStore(TimeProvider? clock = null) : IKeyValueS
     }
 
     public Task<bool> PingAsync(CancellationToken cancellationToken = default) => Task.FromResult(true);
+
+    public Task<IReadOnlyList<string>> ListKeysAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult<IReadOnlyList<string>>(
+                [.. _entries.Keys.Where(key => key.StartsWith(prefix, StringComparison.Ordinal) && TryRead(key, out _))]);
+        }
+    }
 
     private bool TryRead(string key, out Entry? entry)
     {

@@ -10,7 +10,7 @@ namespace Telemetry.Core.Storage;
 /// <c>kv_meta</c>) and is advanced inside each write transaction, so it survives a restart even when the
 /// newest rows were deleted, and several connections to one file never hand out the same value.
 /// </summary>
-public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
+public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposable
 {
     private const int MaxKeysPerQuery = 500;
     private readonly SqliteConnection _connection;
@@ -133,6 +133,27 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IDisposable
                 counter.ExecuteNonQuery();
             }
             transaction.Commit();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> ListKeysAsync(string prefix, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var command = _connection.CreateCommand();
+            // A range on the primary key rather than LIKE, whose wildcards could appear in a prefix.
+            command.CommandText = "SELECT key FROM kv WHERE key >= $from AND key < $to ORDER BY key";
+            command.Parameters.AddWithValue("$from", prefix);
+            command.Parameters.AddWithValue("$to", prefix + '\uffff');
+            var keys = new List<string>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) keys.Add(reader.GetString(0));
+            return keys;
         }
         finally
         {

@@ -8,9 +8,13 @@ internal static class WindowKeys
 {
     public const int DirectoryBuckets = 64;
 
-    public static string Manifest(string uuid) => $"gpu|{uuid}|m";
+    public const string GpuPrefix = "gpu|";
+    public const string ManifestSuffix = "|m";
+    public const string SegmentInfix = "|s|";
 
-    public static string Segment(string uuid, string segmentId) => $"gpu|{uuid}|s|{segmentId}";
+    public static string Manifest(string uuid) => $"{GpuPrefix}{uuid}{ManifestSuffix}";
+
+    public static string Segment(string uuid, string segmentId) => $"{GpuPrefix}{uuid}{SegmentInfix}{segmentId}";
 
     public static string DirectoryBucket(int bucket) => $"gpus|{bucket:D2}";
 
