@@ -34,7 +34,7 @@ internal sealed class DaprBench : IAsyncDisposable
     public StreamerStatus Streamer { get; private set; } = null!;
     public InMemoryStateStore Store => Backend.StateStore(ServiceDefaults.StateStoreName);
 
-    public static async Task<DaprBench> StartAsync(IReadOnlyDictionary<string, string> streamerSettings)
+    public static async Task<DaprBench> StartAsync(IReadOnlyDictionary<string, string> streamerSettings, bool withCollector = true)
     {
         var bench = new DaprBench();
         bench.Backend.AddStateStore(new StateStoreOptions
@@ -43,13 +43,23 @@ internal sealed class DaprBench : IAsyncDisposable
             KeyPrefix = KeyPrefixMode.Name,
             Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId, ServiceDefaults.GatewayAppId],
         });
-        bench.Backend.AddPubSub(ServiceDefaults.PubSubName, ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId);
+        // No topic log: the collector subscribes before the streamer starts, and a log of every CloudEvent of a
+        // long run would only grow the heap (and the GC work counted in figure 4).
+        bench.Backend.AddPubSub(new PubSubOptions
+        {
+            Name = ServiceDefaults.PubSubName,
+            Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId],
+            KeepMessages = false,
+        });
 
         bench.CollectorSidecar = await bench.Backend.StartSidecarAsync(ServiceDefaults.CollectorAppId);
-        var collector = bench.Own(new WebApplicationFactory<CollectorProgram>().WithWebHostBuilder(b => UseSidecar(b, bench.CollectorSidecar)));
-        var channel = collector.CreateClient();
-        channel.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.CollectorAppPort}");
-        await bench.CollectorSidecar.ConnectAppAsync(channel);
+        if (withCollector)
+        {
+            var collector = bench.Own(new WebApplicationFactory<CollectorProgram>().WithWebHostBuilder(b => UseSidecar(b, bench.CollectorSidecar)));
+            var channel = collector.CreateClient();
+            channel.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.CollectorAppPort}");
+            await bench.CollectorSidecar.ConnectAppAsync(channel);
+        }
 
         bench.GatewaySidecar = await bench.Backend.StartSidecarAsync(ServiceDefaults.GatewayAppId);
         var gateway = bench.Own(new WebApplicationFactory<GatewayProgram>().WithWebHostBuilder(b => UseSidecar(b, bench.GatewaySidecar)));
@@ -102,7 +112,7 @@ internal sealed class DaprBench : IAsyncDisposable
 internal sealed record DaprRun(
     string Label, double Seconds, long SamplesStored, long SamplesPublished, int PublishCalls,
     int CollectorStateCalls, int AllStateCalls, long ValueBytesWritten, long StoredValueBytes, long SamplesInWindows,
-    double ProcessCpuSeconds, double SidecarCpuSeconds, IReadOnlyDictionary<string, int> CollectorCalls,
+    double ProcessCpuSeconds, double SidecarCpuSeconds, long AllocatedBytes, long SidecarAllocatedBytes, IReadOnlyDictionary<string, int> CollectorCalls,
     double CallsPerQueryMean, int CallsPerQueryMax)
 {
     public double StateCallsPer1000 => AllStateCalls * 1000.0 / SamplesStored;
@@ -149,6 +159,13 @@ internal static partial class Figures
         }
         if (cpu)
         {
+            var streamerOnly = await DaprRunAsync("RATE=0, no collector", new() { ["RATE"] = "0", ["LOOP"] = "true", ["WORKERS"] = "2" },
+                stopAfterSamples: fullSpeedSamples, stopAfterSeconds: quick ? 60 : 180, measureCpu: true, withCollector: false);
+            var streamerGross = streamerOnly.ProcessCpuSeconds / streamerOnly.SamplesStored * 1e6;
+            var streamerNet = streamerGross - streamerOnly.SidecarCpuSeconds / streamerOnly.SamplesStored * 1e6;
+            reporter.Add(new Figure("4-streamer", "Dapr: streamer alone (no collector subscribed), CPU per sample published, doubles' accounted CPU subtracted",
+                streamerNet, "us/sample", Note: $"process CPU {streamerGross:0.00} us/sample over {streamerOnly.SamplesStored:N0} samples published; " +
+                $"allocated {streamerOnly.AllocatedBytes / (double)streamerOnly.SamplesStored:0} B/sample ({streamerOnly.SidecarAllocatedBytes / (double)streamerOnly.SamplesStored:0} in the doubles)"));
             var gross = full.ProcessCpuSeconds / full.SamplesStored * 1e6;
             var sidecar = full.SidecarCpuSeconds / full.SamplesStored * 1e6;
             var net = gross - sidecar;
@@ -156,21 +173,27 @@ internal static partial class Figures
                 net, "us/sample", Target: "<= 5 us", Holds: net <= 5,
                 Note: $"process CPU {gross:0.00} us/sample over {full.SamplesStored:N0} samples (steady state, {full.Seconds:0.0} s) minus {sidecar:0.00} us/sample " +
                       "accounted to the doubles by thread CPU clock (gRPC (de)serialisation, handlers, delivery bodies); the doubles' Kestrel HTTP/2 " +
-                      "side is not accounted, so this overstates the apps' CPU"));
+                      $"side and the GC work for the doubles' garbage are not accounted, so this overstates the apps' CPU; allocated {full.AllocatedBytes / (double)full.SamplesStored:0} B/sample, " +
+                      $"{full.SidecarAllocatedBytes / (double)full.SamplesStored:0} of it in the doubles' measured sections"));
             reporter.Add(new Figure("4-gross", "Dapr: whole-process CPU per sample, RATE=0 (apps + sidecar doubles)", gross, "us/sample"));
         }
     }
 
-    private static async Task<DaprRun> DaprRunAsync(string label, Dictionary<string, string> settings, long stopAfterSamples, double stopAfterSeconds, bool measureCpu)
+    private static async Task<DaprRun> DaprRunAsync(string label, Dictionary<string, string> settings, long stopAfterSamples, double stopAfterSeconds,
+        bool measureCpu, bool withCollector = true)
     {
         GC.Collect();
-        await using var bench = await DaprBench.StartAsync(settings);
+        await using var bench = await DaprBench.StartAsync(settings, withCollector);
+        // Progress is samples stored, or samples published when there is no collector.
+        long Progress() => withCollector ? (long)TelemetryMetrics.SamplesStored.Value : bench.Streamer.SamplesPublished;
         // Warm-up: JIT, connections, first manifests. Counters are read as deltas from its end.
         var warmUntil = Stopwatch.StartNew();
-        while (TelemetryMetrics.SamplesStored.Value == 0 && warmUntil.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(5);
+        var progressAtStart = Progress();
+        while (Progress() == progressAtStart && warmUntil.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(5);
         await Task.Delay(1000);
 
-        var storedBefore = (long)TelemetryMetrics.SamplesStored.Value;
+        var storedBefore = Progress();
+        var allocatedBefore = GC.GetTotalAllocatedBytes();
         var publishedBefore = bench.Streamer.SamplesPublished;
         var publishBefore = DaprBench.PublishCalls(bench.StreamerSidecar);
         var collectorStateBefore = DaprBench.StateCalls(bench.CollectorSidecar);
@@ -183,19 +206,21 @@ internal static partial class Figures
         var clock = Stopwatch.StartNew();
 
         var nextReport = TimeSpan.FromSeconds(5);
-        while (TelemetryMetrics.SamplesStored.Value - storedBefore < stopAfterSamples && clock.Elapsed.TotalSeconds < stopAfterSeconds)
+        while (Progress() - storedBefore < stopAfterSamples && clock.Elapsed.TotalSeconds < stopAfterSeconds)
         {
             await Task.Delay(5);
             if (clock.Elapsed < nextReport) continue;
             nextReport += TimeSpan.FromSeconds(5);
-            Console.WriteLine($"    dapr {label}: {TelemetryMetrics.SamplesStored.Value - storedBefore:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s");
+            Console.WriteLine($"    dapr {label}: {Progress() - storedBefore:N0} samples after {clock.Elapsed.TotalSeconds:0} s");
         }
 
         var seconds = clock.Elapsed.TotalSeconds;
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
         SidecarCpuMeter.Enabled = false;
         var sidecarCpu = SidecarCpuMeter.Accounted.TotalSeconds;
-        var stored = (long)TelemetryMetrics.SamplesStored.Value - storedBefore;
+        var allocated = GC.GetTotalAllocatedBytes() - allocatedBefore;
+        var sidecarAllocated = SidecarCpuMeter.AllocatedBytes;
+        var stored = Progress() - storedBefore;
         var published = bench.Streamer.SamplesPublished - publishedBefore;
         var publishCalls = DaprBench.PublishCalls(bench.StreamerSidecar) - publishBefore;
         var collectorState = DaprBench.StateCalls(bench.CollectorSidecar) - collectorStateBefore;
@@ -220,9 +245,10 @@ internal static partial class Figures
             perQuery.Add(bench.GatewaySidecar.Calls.Total - before);
         }
 
-        Console.WriteLine($"    dapr {label}: {stored:N0} samples stored in {seconds:0.0} s ({stored / seconds:N0}/s); process CPU {cpu:0.00} s, doubles accounted {sidecarCpu:0.00} s");
+        Console.WriteLine($"    dapr {label}: {stored:N0} samples in {seconds:0.0} s ({stored / seconds:N0}/s); process CPU {cpu:0.00} s, doubles accounted {sidecarCpu:0.00} s; " +
+            $"allocated {allocated / (double)stored:0} B/sample, {sidecarAllocated / (double)stored:0} B/sample of it in the doubles' measured sections");
         return new DaprRun(label, seconds, stored, published, publishCalls, collectorState, allState, bytes, storedValueBytes, inWindows,
-            cpu, sidecarCpu, collectorCalls, perQuery.Count == 0 ? double.NaN : perQuery.Average(), perQuery.Count == 0 ? 0 : perQuery.Max());
+            cpu, sidecarCpu, allocated, sidecarAllocated, collectorCalls, perQuery.Count == 0 ? double.NaN : perQuery.Average(), perQuery.Count == 0 ? 0 : perQuery.Max());
     }
 
     private static async Task<(long Samples, List<string> Uuids)> WindowsAsync(HttpClient api)

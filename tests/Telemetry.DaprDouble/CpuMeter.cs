@@ -14,14 +14,21 @@ namespace Telemetry.DaprDouble;
 /// </summary>
 public static class SidecarCpuMeter
 {
-    private static long _nanoseconds;
+    private static long _nanoseconds, _allocated;
 
     public static bool Enabled { get; set; }
 
     /// <summary>CPU accounted to the doubles since the last <see cref="Reset"/>.</summary>
     public static TimeSpan Accounted => TimeSpan.FromTicks(Interlocked.Read(ref _nanoseconds) / 100);
 
-    public static void Reset() => Interlocked.Exchange(ref _nanoseconds, 0);
+    /// <summary>Bytes allocated inside the measured sections since the last <see cref="Reset"/>.</summary>
+    public static long AllocatedBytes => Interlocked.Read(ref _allocated);
+
+    public static void Reset()
+    {
+        Interlocked.Exchange(ref _nanoseconds, 0);
+        Interlocked.Exchange(ref _allocated, 0);
+    }
 
     /// <summary>The calling thread's CPU time in nanoseconds (Linux; 0 elsewhere, which accounts nothing).</summary>
     public static long ThreadNanoseconds()
@@ -31,13 +38,15 @@ public static class SidecarCpuMeter
     }
 
     /// <summary>Starts a measured section; pass the result to <see cref="Stop"/> on the same thread.</summary>
-    public static long Start() => Enabled ? ThreadNanoseconds() : 0;
+    public static (long Cpu, long Allocated) Start() =>
+        Enabled ? (ThreadNanoseconds(), GC.GetAllocatedBytesForCurrentThread()) : (0, 0);
 
-    public static void Stop(long started)
+    public static void Stop((long Cpu, long Allocated) started)
     {
-        if (started == 0) return;
-        var spent = ThreadNanoseconds() - started;
+        if (started.Cpu == 0) return;
+        var spent = ThreadNanoseconds() - started.Cpu;
         if (spent > 0) Interlocked.Add(ref _nanoseconds, spent);
+        Interlocked.Add(ref _allocated, GC.GetAllocatedBytesForCurrentThread() - started.Allocated);
     }
 
     internal static T Measure<T>(Func<T> work)
