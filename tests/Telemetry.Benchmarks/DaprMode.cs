@@ -175,6 +175,10 @@ internal static partial class Figures
                       "accounted to the doubles by thread CPU clock (gRPC (de)serialisation, handlers, delivery bodies); the doubles' Kestrel HTTP/2 " +
                       $"side and the GC work for the doubles' garbage are not accounted, so this overstates the apps' CPU; allocated {full.AllocatedBytes / (double)full.SamplesStored:0} B/sample, " +
                       $"{full.SidecarAllocatedBytes / (double)full.SamplesStored:0} of it in the doubles' measured sections"));
+            var (serialize, collectorDecode) = JsonPathMicroseconds();
+            reporter.Add(new Figure("4-json", "Dapr message JSON alone, CPU per sample: streamer serialise + collector decode (parse envelope, re-serialise data, deserialise)",
+                serialize + collectorDecode, "us/sample", Note: $"serialise {serialize:0.00} us, collector decode {collectorDecode:0.00} us; " +
+                "40 GPUs x 10 samples per batch (about one published batch), single thread, best of 5"));
             reporter.Add(new Figure("4-gross", "Dapr: whole-process CPU per sample, RATE=0 (apps + sidecar doubles)", gross, "us/sample"));
         }
     }
@@ -249,6 +253,37 @@ internal static partial class Figures
             $"allocated {allocated / (double)stored:0} B/sample, {sidecarAllocated / (double)stored:0} B/sample of it in the doubles' measured sections");
         return new DaprRun(label, seconds, stored, published, publishCalls, collectorState, allState, bytes, storedValueBytes, inWindows,
             cpu, sidecarCpu, allocated, sidecarAllocated, collectorCalls, perQuery.Count == 0 ? double.NaN : perQuery.Average(), perQuery.Count == 0 ? 0 : perQuery.Max());
+    }
+
+    /// <summary>
+    /// The JSON work the apps do per sample on the Dapr path, without any transport: the streamer's
+    /// <c>TelemetryJson.Serialize</c> of a batch, and the collector's decode of a delivery entry (parse, re-serialise
+    /// the <c>data</c> element, deserialise), as in SubscriptionEndpoints.
+    /// </summary>
+    private static (double Serialize, double Decode) JsonPathMicroseconds()
+    {
+        var batch = new Telemetry.Core.Model.TelemetryBatch("bench-1", HotPathData.Batch(40, 10, DateTime.UtcNow.Ticks));
+        const int samples = 400, rounds = 500;
+        var bestSerialize = double.MaxValue;
+        var bestDecode = double.MaxValue;
+        byte[] json = Telemetry.Core.Model.TelemetryJson.Serialize(batch);
+        var envelope = System.Text.Encoding.UTF8.GetBytes($"{{\"entries\":[{{\"entryId\":\"1\",\"event\":{{\"data\":{System.Text.Encoding.UTF8.GetString(json)}}}}}]}}");
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < rounds; i++) json = Telemetry.Core.Model.TelemetryJson.Serialize(batch);
+            bestSerialize = Math.Min(bestSerialize, clock.Elapsed.TotalMicroseconds / rounds / samples);
+            clock.Restart();
+            for (var i = 0; i < rounds; i++)
+            {
+                using var document = JsonDocument.Parse(envelope);
+                var data = document.RootElement.GetProperty("entries")[0].GetProperty("event").GetProperty("data");
+                if (!Telemetry.Core.Model.TelemetryJson.TryDeserialize(JsonSerializer.SerializeToUtf8Bytes(data), out _, out var problem))
+                    throw new InvalidOperationException(problem);
+            }
+            bestDecode = Math.Min(bestDecode, clock.Elapsed.TotalMicroseconds / rounds / samples);
+        }
+        return (bestSerialize, bestDecode);
     }
 
     private static async Task<(long Samples, List<string> Uuids)> WindowsAsync(HttpClient api)
