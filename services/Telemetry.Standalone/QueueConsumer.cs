@@ -33,6 +33,11 @@ public sealed partial class QueueConsumer(
     internal const int MinSamplesPerAppend = 8_000;
     private const int LingerSteps = 4;
 
+    /// <summary>Parts of streamer batches a shard holds before the dispatcher waits. It must hold at least
+    /// <see cref="MinSamplesPerAppend"/> samples, or the linger can never gather that many: with 8 parts of
+    /// ~250 samples, appends carried at most ~2,000 samples (~16 per GPU) whatever the linger.</summary>
+    internal const int ShardCapacity = 64;
+
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -41,7 +46,7 @@ public sealed partial class QueueConsumer(
         for (var i = 0; i < shards.Length; i++)
         {
             // Small and bounded: a slow store makes the dispatcher wait, so the queue fills and the streamer waits.
-            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(8)
+            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(ShardCapacity)
             {
                 SingleWriter = true,
                 SingleReader = true,
