@@ -83,12 +83,3 @@ internal static partial class Figures
         }
     }
 }
-
-internal static partial class Figures
-{
-    public static Task DaprAsync(Reporter reporter, bool quick, bool roundTrips, bool cpu)
-    {
-        Console.WriteLine("\n== Figures 3 and 4: Dapr mode == not measured yet (see docs/performance.md)");
-        return Task.CompletedTask;
-    }
-}

@@ -35,6 +35,12 @@ public sealed class PubSubOptions
 {
     public required string Name { get; init; }
     public IReadOnlyCollection<string> Scopes { get; init; } = [];
+
+    /// <summary>
+    /// Keep every published message in the topic log (default). Off for long benchmark runs: the log then stays
+    /// empty, so <see cref="PubSubBroker.Messages"/> is empty and a consumer group created later does not replay.
+    /// </summary>
+    public bool KeepMessages { get; init; } = true;
 }
 
 /// <summary>Redelivery rules: stand-in for the broker's redelivery plus a Resiliency inbound retry policy.</summary>

@@ -44,7 +44,7 @@ public class DaprRuntimeService(DaprSidecar sidecar)
     private static Marshaller<T> Marshal<T>() where T : class, IMessage<T>, new()
     {
         var parser = new MessageParser<T>(() => new T());
-        return Marshallers.Create(m => m.ToByteArray(), parser.ParseFrom);
+        return Marshallers.Create(m => SidecarCpuMeter.Measure(m.ToByteArray), bytes => SidecarCpuMeter.Measure(() => parser.ParseFrom(bytes)));
     }
 
     // ---- state ----
@@ -82,6 +82,7 @@ public class DaprRuntimeService(DaprSidecar sidecar)
     public virtual async Task<Empty> SaveState(SaveStateRequest request, ServerCallContext context)
     {
         var store = await EnterState(nameof(SaveState), request.StoreName, context);
+        store.CountRequested(request.States.Sum(s => (long)s.Value.Length));
         store.Apply(Sidecar.AppId, request.States.Select(s => ToWrite(s, delete: false)));
         return new Empty();
     }
@@ -117,6 +118,7 @@ public class DaprRuntimeService(DaprSidecar sidecar)
             foreach (var kv in write.Metadata) metadata[kv.Key] = kv.Value;
             writes.Add(write with { Metadata = metadata });
         }
+        store.CountRequested(writes.Sum(w => (long)(w.Value?.Length ?? 0)));
         store.Transact(Sidecar.AppId, writes);
         return new Empty();
     }

@@ -106,7 +106,11 @@ public sealed class DaprSidecar : IAsyncDisposable
             k.Listen(IPAddress.Loopback, Options.GrpcPort, o => { o.Protocols = HttpProtocols.Http2; grpc = o; });
             k.Listen(IPAddress.Loopback, Options.HttpPort, o => { o.Protocols = HttpProtocols.Http1; http = o; });
         });
-        builder.Services.AddGrpc(o => o.EnableDetailedErrors = true);
+        builder.Services.AddGrpc(o =>
+        {
+            o.EnableDetailedErrors = true;
+            o.Interceptors.Add<CpuMeterInterceptor>();
+        });
         builder.Services.AddSingleton(Options.ServiceFactory?.Invoke(this) ?? new DaprRuntimeService(this));
 
         var app = builder.Build();
@@ -242,10 +246,12 @@ public sealed class DaprSidecar : IAsyncDisposable
 
     private async Task<Outcome> DeliverOneAsync(Subscription sub, PendingDelivery d, CancellationToken ct)
     {
+        var building = SidecarCpuMeter.Start();
         using var request = new HttpRequestMessage(HttpMethod.Post, Relative(sub.Route))
         {
             Content = Json(d.Message.CloudEvent, CloudEvents.ContentType),
         };
+        SidecarCpuMeter.Stop(building);
         AddAppToken(request);
         if (d.Message.CloudEvent["traceparent"]?.ToString() is { Length: > 0 } tp) request.Headers.TryAddWithoutValidation("traceparent", tp);
         Count(c => c.Request());
@@ -255,7 +261,8 @@ public sealed class DaprSidecar : IAsyncDisposable
             using var response = await _app!.SendAsync(request, ct).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound) return Outcome.Drop;
             if (!response.IsSuccessStatusCode) return Outcome.Retry;
-            return ParseSingleAnswer(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false));
+            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            return SidecarCpuMeter.Measure(() => ParseSingleAnswer(body));
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {
@@ -289,6 +296,7 @@ public sealed class DaprSidecar : IAsyncDisposable
 
     private async Task<Outcome[]> DeliverBulkAsync(Subscription sub, List<PendingDelivery> batch, CancellationToken ct)
     {
+        var building = SidecarCpuMeter.Start();
         var entryIds = batch.Select(_ => Guid.NewGuid().ToString()).ToArray();
         // The bulk envelope is plain JSON, not a CloudEvent: each entry carries its CloudEvent as a JSON object.
         var envelope = new JsonObject
@@ -308,6 +316,7 @@ public sealed class DaprSidecar : IAsyncDisposable
         };
         using var request = new HttpRequestMessage(HttpMethod.Post, Relative(sub.Route)) { Content = Json(envelope, "application/json") };
         AddAppToken(request);
+        SidecarCpuMeter.Stop(building);
         Count(c => c.Request());
         Count(c => c.Delivered(batch.Count));
         try
@@ -315,7 +324,8 @@ public sealed class DaprSidecar : IAsyncDisposable
             using var response = await _app!.SendAsync(request, ct).ConfigureAwait(false);
             if (response.StatusCode == HttpStatusCode.NotFound) return [.. batch.Select(_ => Outcome.Drop)];
             if (!response.IsSuccessStatusCode) return [.. batch.Select(_ => Outcome.Retry)];
-            return ParseBulkAnswer(await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false), entryIds);
+            var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
+            return SidecarCpuMeter.Measure(() => ParseBulkAnswer(body, entryIds));
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {

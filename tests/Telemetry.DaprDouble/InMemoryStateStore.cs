@@ -24,6 +24,7 @@ public sealed class InMemoryStateStore
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
     private long _etagSequence;
+    private long _valueBytesRequested;
 
     internal InMemoryStateStore(StateStoreOptions options, TimeProvider time)
     {
@@ -35,6 +36,11 @@ public sealed class InMemoryStateStore
 
     public StateStoreOptions Options { get; }
     public string Name => Options.Name;
+
+    /// <summary>Bytes of values in save and transaction requests (upserts), whether or not the write succeeded.</summary>
+    public long ValueBytesRequested => Interlocked.Read(ref _valueBytesRequested);
+
+    internal void CountRequested(long bytes) => Interlocked.Add(ref _valueBytesRequested, bytes);
 
     /// <summary>Snapshot of what is stored, by raw key (expired entries left out).</summary>
     public IReadOnlyDictionary<string, StoredEntry> Entries

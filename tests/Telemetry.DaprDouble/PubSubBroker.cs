@@ -63,7 +63,7 @@ public sealed class PubSubBroker
     {
         lock (_gate)
         {
-            Log(message.Topic).Add(message);
+            if (Options.KeepMessages) Log(message.Topic).Add(message);
             foreach (var group in _groups.Values.Where(g => g.Topic == message.Topic))
                 Enqueue(group, message);
         }

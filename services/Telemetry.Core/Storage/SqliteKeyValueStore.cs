@@ -16,6 +16,9 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly TimeProvider _clock;
+    // Prepared once and reused for every operation (all use of the connection is under _gate): SQLite then
+    // compiles each statement once instead of once per operation.
+    private SqliteCommand? _versionOf, _upsert, _delete;
 
     public SqliteKeyValueStore(string path, TimeProvider? clock = null)
     {
@@ -104,25 +107,25 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
                     transaction.Rollback();
                     throw new ConcurrencyConflictException(operation.Key);
                 }
-                using var command = _connection.CreateCommand();
-                command.Transaction = transaction;
-                command.Parameters.AddWithValue("$key", operation.Key);
+                SqliteCommand command;
                 if (operation is UpsertOperation upsert)
                 {
-                    command.CommandText = """
+                    command = _upsert ??= Prepare("""
                         INSERT INTO kv (key, value, version, expires_at) VALUES ($key, $value, $version, $expires)
                         ON CONFLICT(key) DO UPDATE SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at
-                        """;
-                    command.Parameters.AddWithValue("$value", upsert.Value);
-                    command.Parameters.AddWithValue("$version", ++version);
-                    command.Parameters.AddWithValue("$expires", upsert.TimeToLive is { } ttl
+                        """, "$key", "$value", "$version", "$expires");
+                    command.Parameters["$value"].Value = upsert.Value;
+                    command.Parameters["$version"].Value = ++version;
+                    command.Parameters["$expires"].Value = upsert.TimeToLive is { } ttl
                         ? now + (long)ttl.TotalMilliseconds
-                        : DBNull.Value);
+                        : DBNull.Value;
                 }
                 else
                 {
-                    command.CommandText = "DELETE FROM kv WHERE key = $key";
+                    command = _delete ??= Prepare("DELETE FROM kv WHERE key = $key", "$key");
                 }
+                command.Transaction = transaction;
+                command.Parameters["$key"].Value = operation.Key;
                 command.ExecuteNonQuery();
             }
             using (var counter = _connection.CreateCommand())
@@ -182,6 +185,9 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
 
     public void Dispose()
     {
+        _versionOf?.Dispose();
+        _upsert?.Dispose();
+        _delete?.Dispose();
         _connection.Dispose();
         _gate.Dispose();
     }
@@ -196,12 +202,19 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
 
     private long? CurrentVersion(SqliteTransaction transaction, string key, long now)
     {
-        using var command = _connection.CreateCommand();
+        var command = _versionOf ??= Prepare("SELECT version FROM kv WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)", "$key", "$now");
         command.Transaction = transaction;
-        command.CommandText = "SELECT version FROM kv WHERE key = $key AND (expires_at IS NULL OR expires_at > $now)";
-        command.Parameters.AddWithValue("$key", key);
-        command.Parameters.AddWithValue("$now", now);
+        command.Parameters["$key"].Value = key;
+        command.Parameters["$now"].Value = now;
         return command.ExecuteScalar() is long version ? version : null;
+    }
+
+    private SqliteCommand Prepare(string sql, params string[] parameters)
+    {
+        var command = _connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var name in parameters) command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        return command;
     }
 
     private static bool Satisfies(WriteCondition condition, long? current) => condition.Kind switch
