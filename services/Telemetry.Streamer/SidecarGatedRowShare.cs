@@ -4,7 +4,7 @@ using Telemetry.Dapr;
 namespace Telemetry.Streamer;
 
 /// <summary>The shared row plan lives in the Dapr state store, so nothing is claimed before the sidecar answers.</summary>
-internal sealed class SidecarGatedRowShare(SidecarGate sidecar, IRowShare inner) : IRowShare
+internal sealed class SidecarGatedRowShare(SidecarGate sidecar, IRowShare inner) : IRowShare, IAsyncDisposable
 {
     public async Task<RowClaim?> ClaimAsync(CancellationToken cancellationToken)
     {
@@ -14,4 +14,7 @@ internal sealed class SidecarGatedRowShare(SidecarGate sidecar, IRowShare inner)
 
     public Task CompleteAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken) =>
         inner.CompleteAsync(claim, nextRow, endOfFile, cancellationToken);
+
+    /// <summary>The host disposes this with its services; the shared plan's lease renewal must stop with it.</summary>
+    public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 }

@@ -34,7 +34,6 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
         var totalTorn = 0;
         var totalDuplicates = 0;
         var totalLost = 0;
-        long previousStored = 0;
         var previousNewest = 0L;
         var clock = Stopwatch.StartNew();
 
@@ -43,8 +42,9 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
             Dictionary<string, (int Samples, DateTime LastSeen)> served;
             using (var host = HostProcess.Start(environment))
             {
-                // Wait for this run's own progress (more than the previous run left), then a random while more.
-                await host.WaitForSamplesAsync(previousStored + 1, TimeSpan.FromSeconds(60));
+                // Wait for this run's own progress (a sample newer than any the previous run left: windows may
+                // already be full), then a random while more.
+                await host.WaitForNewerThanAsync(previousNewest, TimeSpan.FromSeconds(60));
                 await Task.Delay(random.Next(150, 900));
                 served = await host.ReadGpusAsync();
                 host.KillHard();
@@ -76,7 +76,6 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output)
             totalTorn += report.TornWindows;
             totalDuplicates += report.Duplicates;
             totalLost += lost;
-            previousStored = report.Samples;
             previousNewest = newest;
         }
         output.WriteLine($"FIGURE crash: {Kills} kills (SIGKILL mid-ingest), {totalTorn} torn windows, {totalDuplicates} duplicates, " +

@@ -61,7 +61,16 @@ internal sealed class HostProcess : IDisposable
     }
 
     /// <summary>Waits until the API lists GPUs holding at least <paramref name="samples"/> samples in total.</summary>
-    public async Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitForSamplesAsync(long samples, TimeSpan timeout)
+    public Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitForSamplesAsync(long samples, TimeSpan timeout) =>
+        WaitUntilAsync(seen => seen.Values.Sum(v => (long)v.Samples) >= samples, $"{samples} samples", timeout);
+
+    /// <summary>Waits until some GPU's newest sample is later than <paramref name="ticks"/>: progress that shows
+    /// even when every window is already full.</summary>
+    public Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitForNewerThanAsync(long ticks, TimeSpan timeout) =>
+        WaitUntilAsync(seen => seen.Count > 0 && seen.Values.Max(v => v.LastSeen.Ticks) > ticks, "a newer sample", timeout);
+
+    private async Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitUntilAsync(
+        Func<Dictionary<string, (int Samples, DateTime LastSeen)>, bool> done, string what, TimeSpan timeout)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -70,11 +79,11 @@ internal sealed class HostProcess : IDisposable
             try
             {
                 var seen = await ReadGpusAsync();
-                if (seen.Values.Sum(v => (long)v.Samples) >= samples) return seen;
+                if (done(seen)) return seen;
             }
             catch (HttpRequestException) { }
             catch (TaskCanceledException) { }
-            if (deadline.Elapsed > timeout) throw new TimeoutException($"no {samples} samples within {timeout}: {Output}");
+            if (deadline.Elapsed > timeout) throw new TimeoutException($"no {what} within {timeout}: {Output}");
             await Task.Delay(100);
         }
     }
