@@ -18,4 +18,9 @@ public sealed class WindowOptions
     /// <summary>Guarded writes retried this many times before the batch is reported as failed.</summary>
     [Range(1, 1000)]
     public int MaxWriteAttempts { get; set; } = 64;
+
+    /// <summary>Most bytes of values one store write carries; larger appends are committed in several writes.
+    /// Far below Dapr's default 4 MB gRPC message limit.</summary>
+    [Range(64 * 1024, 3 * 1024 * 1024)]
+    public int MaxWriteBytes { get; set; } = 1024 * 1024;
 }

@@ -47,7 +47,6 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
             if (attempt > 1) await Backoff(attempt, cancellationToken).ConfigureAwait(false);
 
             var plans = await PlanAsync(pending, cancellationToken).ConfigureAwait(false);
-            var writes = new List<StateOperation>();
             var building = new List<WindowPlan>();
             foreach (var plan in plans)
             {
@@ -58,22 +57,25 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
                     pending.Remove(plan.Gpu.Uuid);
                     continue;
                 }
-                writes.AddRange(plan.Writes);
                 building.Add(plan);
             }
             if (building.Count == 0) continue;
 
             await RegisterAsync(building, cancellationToken).ConfigureAwait(false);
-            var committed = building;
-            try
+            var committed = new List<WindowPlan>(building.Count);
+            foreach (var group in InWriteSizedGroups(building))
             {
-                await store.ExecuteAsync(writes, cancellationToken).ConfigureAwait(false);
-            }
-            catch (ConcurrencyConflictException conflict)
-            {
-                result += new AppendResult(0, 0, 0, 1);
-                _logger.LogDebug("Write conflict on {Key}; re-planning the GPUs that did not commit", conflict.Key);
-                committed = await SortOutConflictAsync(building, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await store.ExecuteAsync([.. group.SelectMany(plan => plan.Writes)], cancellationToken).ConfigureAwait(false);
+                    committed.AddRange(group);
+                }
+                catch (ConcurrencyConflictException conflict)
+                {
+                    result += new AppendResult(0, 0, 0, 1);
+                    _logger.LogDebug("Write conflict on {Key}; re-planning the GPUs that did not commit", conflict.Key);
+                    committed.AddRange(await SortOutConflictAsync(group, cancellationToken).ConfigureAwait(false));
+                }
             }
 
             var obsolete = new List<StateOperation>();
@@ -87,6 +89,29 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
             if (obsolete.Count > 0) await store.ExecuteAsync(obsolete, cancellationToken).ConfigureAwait(false);
         }
         return result;
+    }
+
+    /// <summary>Splits the plans so no single write carries more than <see cref="WindowOptions.MaxWriteBytes"/>
+    /// (a big gathered append would otherwise exceed the sidecar's 4 MB gRPC message limit). A GPU's writes
+    /// always stay together.</summary>
+    private IEnumerable<List<WindowPlan>> InWriteSizedGroups(List<WindowPlan> plans)
+    {
+        var group = new List<WindowPlan>();
+        long bytes = 0;
+        foreach (var plan in plans)
+        {
+            long size = 0;
+            foreach (var write in plan.Writes) size += write is UpsertOperation upsert ? upsert.Value.Length + upsert.Key.Length : write.Key.Length;
+            if (group.Count > 0 && bytes + size > options.MaxWriteBytes)
+            {
+                yield return group;
+                group = [];
+                bytes = 0;
+            }
+            group.Add(plan);
+            bytes += size;
+        }
+        if (group.Count > 0) yield return group;
     }
 
     private async Task<List<WindowPlan?>> PlanAsync(Dictionary<string, PendingGpu> pending, CancellationToken cancellationToken)

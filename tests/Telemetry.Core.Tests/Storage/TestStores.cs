@@ -139,3 +139,22 @@ public sealed class NonAtomicStore(IKeyValueStore inner) : DelegatingStore(inner
         }
     }
 }
+
+/// <summary>Remembers the largest write (bytes of keys and values) it was asked to make.</summary>
+public sealed class WriteSizeStore(IKeyValueStore inner) : DelegatingStore(inner)
+{
+    public long LargestWrite { get; private set; }
+    public int Writes { get; private set; }
+
+    public override Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
+    {
+        long bytes = 0;
+        foreach (var operation in operations) bytes += operation.Key.Length + (operation is UpsertOperation upsert ? upsert.Value.Length : 0);
+        lock (this)
+        {
+            LargestWrite = Math.Max(LargestWrite, bytes);
+            Writes++;
+        }
+        return base.ExecuteAsync(operations, cancellationToken);
+    }
+}
