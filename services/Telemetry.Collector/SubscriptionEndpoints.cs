@@ -134,7 +134,7 @@ public static partial class SubscriptionEndpoints
         }
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogRetry(logger, combined.BatchId, error.Message);
+            LogRetry(logger, combined.BatchId, error.GetBaseException().Message);
             return false;
         }
     }

@@ -25,6 +25,8 @@ internal sealed class WindowPlan
     public bool IsNewGpu => ManifestRead is null;
     public bool IdentityChanged { get; }
     public IReadOnlyList<string> SegmentKeysToRead { get; }
+    /// <summary>Samples in the segments to read, to size the reads.</summary>
+    public int SamplesToRead { get; private set; }
 
     // Results of Build.
     public int Added { get; private set; }
@@ -53,9 +55,15 @@ internal sealed class WindowPlan
         _wasFull = manifest.Retained >= options.MaxEntries;
         IdentityChanged = manifestRead is not null && manifest.Gpu != gpu;
         var keys = new List<string>();
-        for (var i = runStart; i <= runEnd; i++) keys.Add(WindowKeys.Segment(gpu.Uuid, manifest.Segments[i].Id));
-        for (var i = mergeFrom; i < manifest.Segments.Count; i++) keys.Add(WindowKeys.Segment(gpu.Uuid, manifest.Segments[i].Id));
+        for (var i = runStart; i <= runEnd; i++) Read(manifest.Segments[i]);
+        for (var i = mergeFrom; i < manifest.Segments.Count; i++) Read(manifest.Segments[i]);
         SegmentKeysToRead = keys;
+
+        void Read(SegmentRef segment)
+        {
+            keys.Add(WindowKeys.Segment(gpu.Uuid, segment.Id));
+            SamplesToRead += segment.Count;
+        }
     }
 
     /// <param name="samples">The GPU's new samples, sorted and distinct.</param>

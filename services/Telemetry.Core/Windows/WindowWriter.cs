@@ -33,6 +33,9 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
 {
     private readonly ILogger _logger = logger ?? NullLogger<WindowWriter>.Instance;
 
+    /// <summary>A generous guess of a stored sample's size (measured: 17–35 bytes), to size bulk reads.</summary>
+    private const int EstimatedBytesPerSample = 48;
+
     public async Task<AppendResult> AppendAsync(IReadOnlyList<GpuSamples> batch, CancellationToken cancellationToken = default)
     {
         var pending = Normalise(batch, out var repeatedInBatch);
@@ -121,16 +124,28 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
         var manifests = await store.GetManyAsync(manifestKeys, cancellationToken).ConfigureAwait(false);
 
         var plans = new List<WindowPlan>(pending.Count);
-        var segmentKeys = new List<string>();
+        var segmentReads = new List<List<string>> { new() };
+        long samplesInRead = 0;
         foreach (var (uuid, gpu) in pending)
         {
             var plan = WindowPlan.Create(options, gpu.Identity, gpu.Samples, manifests.GetValueOrDefault(WindowKeys.Manifest(uuid)));
             plans.Add(plan);
-            segmentKeys.AddRange(plan.SegmentKeysToRead);
+            if (plan.SegmentKeysToRead.Count == 0) continue;
+            // Reads are sized like writes: one bulk read of many full segments would pass the 4 MB gRPC limit.
+            if (samplesInRead > 0 && (samplesInRead + plan.SamplesToRead) * EstimatedBytesPerSample > options.MaxWriteBytes)
+            {
+                segmentReads.Add([]);
+                samplesInRead = 0;
+            }
+            segmentReads[^1].AddRange(plan.SegmentKeysToRead);
+            samplesInRead += plan.SamplesToRead;
         }
-        var segments = segmentKeys.Count == 0
-            ? new Dictionary<string, StoredItem>()
-            : await store.GetManyAsync(segmentKeys, cancellationToken).ConfigureAwait(false);
+        var segments = new Dictionary<string, StoredItem>(StringComparer.Ordinal);
+        foreach (var keys in segmentReads)
+        {
+            if (keys.Count == 0) continue;
+            foreach (var (key, item) in await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false)) segments[key] = item;
+        }
 
         var nonce = Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.NextInt64()))[..8];
         var built = new List<WindowPlan?>(plans.Count);
