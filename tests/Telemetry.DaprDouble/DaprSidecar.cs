@@ -180,7 +180,8 @@ public sealed class DaprSidecar : IAsyncDisposable
         if (_stopping.IsCancellationRequested) return;
         await _stopping.CancelAsync().ConfigureAwait(false);
         ReturnInFlight(_inFlight.Keys);
-        try { await Task.WhenAll(_workers).ConfigureAwait(false); } catch (OperationCanceledException) { }
+        // Workers end by cancellation, or by the app channel failing under them when the app went first.
+        try { await Task.WhenAll(_workers).ConfigureAwait(false); } catch (Exception) when (_stopping.IsCancellationRequested) { }
         if (_host is not null) await _host.StopAsync().ConfigureAwait(false);
     }
 
