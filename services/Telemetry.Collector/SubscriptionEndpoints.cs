@@ -145,7 +145,7 @@ public static partial class SubscriptionEndpoints
         switch (data.ValueKind)
         {
             case JsonValueKind.Object:
-                return TelemetryJson.TryDeserialize(JsonSerializer.SerializeToUtf8Bytes(data), out batch, out problem);
+                return TelemetryJson.TryDeserialize(data, out batch, out problem);
             case JsonValueKind.String:
                 // Some brokers hand the data back as a JSON string holding the JSON text.
                 return TelemetryJson.TryDeserialize(System.Text.Encoding.UTF8.GetBytes(data.GetString() ?? ""), out batch, out problem);

@@ -20,32 +20,53 @@ public static class TelemetryJson
     /// <summary>Reads a batch, or explains why the bytes are not one (the reason a message is dropped).</summary>
     public static bool TryDeserialize(ReadOnlySpan<byte> json, out TelemetryBatch? batch, out string? problem)
     {
-        batch = null;
-        problem = null;
         try
         {
             batch = JsonSerializer.Deserialize(json, TelemetryJsonContext.Default.TelemetryBatch);
         }
         catch (JsonException error)
         {
-            problem = $"not a telemetry batch: {error.Message}";
-            return false;
+            return Refuse($"not a telemetry batch: {error.Message}", out batch, out problem);
         }
-        if (batch is null || string.IsNullOrEmpty(batch.BatchId) || batch.Gpus is null)
+        return Check(batch, out batch, out problem);
+    }
+
+    /// <summary>The same, from JSON already parsed (a bulk delivery's entry): no second round through bytes.</summary>
+    public static bool TryDeserialize(JsonElement json, out TelemetryBatch? batch, out string? problem)
+    {
+        try
         {
-            problem = "not a telemetry batch: batch_id and gpus are required";
-            batch = null;
-            return false;
+            batch = json.Deserialize(TelemetryJsonContext.Default.TelemetryBatch);
         }
-        foreach (var gpu in batch.Gpus)
+        catch (JsonException error)
+        {
+            return Refuse($"not a telemetry batch: {error.Message}", out batch, out problem);
+        }
+        return Check(batch, out batch, out problem);
+    }
+
+    private static bool Check(TelemetryBatch? read, out TelemetryBatch? batch, out string? problem)
+    {
+        if (read is null || string.IsNullOrEmpty(read.BatchId) || read.Gpus is null)
+        {
+            return Refuse("not a telemetry batch: batch_id and gpus are required", out batch, out problem);
+        }
+        foreach (var gpu in read.Gpus)
         {
             if (gpu?.Gpu is null || gpu.Samples is null)
             {
-                problem = "not a telemetry batch: every entry of gpus needs gpu and samples";
-                batch = null;
-                return false;
+                return Refuse("not a telemetry batch: every entry of gpus needs gpu and samples", out batch, out problem);
             }
         }
+        batch = read;
+        problem = null;
         return true;
+    }
+
+    private static bool Refuse(string reason, out TelemetryBatch? batch, out string? problem)
+    {
+        batch = null;
+        problem = reason;
+        return false;
     }
 }
