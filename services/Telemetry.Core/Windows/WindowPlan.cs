@@ -36,6 +36,8 @@ internal sealed class WindowPlan
     /// <summary>Samples the window holds once this plan's write commits.</summary>
     public int RetainedAfter => _manifest.Retained;
     public List<string> NewSegmentKeys { get; } = [];
+    /// <summary>The samples of each new segment, by key, for the writer's <see cref="SegmentCache"/>.</summary>
+    public Dictionary<string, ArraySegment<MetricSample>> NewSegments { get; } = new(StringComparer.Ordinal);
     public List<StateOperation> Writes { get; } = [];
     public List<string> ReplacedSegmentKeys { get; } = [];
 
@@ -127,9 +129,11 @@ internal sealed class WindowPlan
         return new WindowPlan(options, gpu, manifestRead, manifest, late, tail, first, runStart, runEnd, mergeFrom);
     }
 
-    /// <summary>Builds the writes from the segments read. False when a segment the manifest names is gone:
-    /// another writer replaced it, so the manifest read is stale and the GPU must be planned again.</summary>
-    public bool Build(IReadOnlyDictionary<string, StoredItem> segmentsRead, Func<WindowManifest, string> newSegmentId)
+    /// <summary>Builds the writes from the segments read (or found decoded in <paramref name="segmentsCached"/>).
+    /// False when a segment the manifest names is gone: another writer replaced it, so the manifest read is
+    /// stale and the GPU must be planned again.</summary>
+    public bool Build(IReadOnlyDictionary<string, StoredItem> segmentsRead, IReadOnlyDictionary<string, MetricSample[]> segmentsCached,
+        Func<WindowManifest, string> newSegmentId)
     {
         var segments = _manifest.Segments;
         var result = new List<SegmentRef>(segments.Count + 2);
@@ -140,7 +144,7 @@ internal sealed class WindowPlan
             var merged = _late.ToList();
             if (_runEnd >= _runStart)
             {
-                if (!TryLoad(segmentsRead, _runStart, _runEnd, out var existing)) return false;
+                if (!TryLoad(segmentsRead, segmentsCached, _runStart, _runEnd, out var existing)) return false;
                 if (_wasFull && _runStart == 0 && existing.Count > 0)
                 {
                     // Create only knows the head segment's first time, not where its skipped (evicted) part ends:
@@ -176,7 +180,7 @@ internal sealed class WindowPlan
             MetricSample[] content = _tail;
             if (_mergeFrom < segments.Count)
             {
-                if (!TryLoad(segmentsRead, _mergeFrom, segments.Count - 1, out var existing)) return false;
+                if (!TryLoad(segmentsRead, segmentsCached, _mergeFrom, segments.Count - 1, out var existing)) return false;
                 existing.AddRange(_tail);
                 content = [.. existing];
                 for (var i = _mergeFrom; i < segments.Count; i++) Replace(segments[i]);
@@ -188,6 +192,7 @@ internal sealed class WindowPlan
         {
             Writes.Clear();
             NewSegmentKeys.Clear();
+            NewSegments.Clear();
             ReplacedSegmentKeys.Clear();
             return true;
         }
@@ -246,6 +251,7 @@ internal sealed class WindowPlan
         var key = WindowKeys.Segment(Gpu.Uuid, segment.Id);
         if (NewSegmentKeys.Remove(key))
         {
+            NewSegments.Remove(key);
             Writes.RemoveAll(write => write.Key == key); // written in this plan: simply never write it
         }
         else
@@ -263,19 +269,25 @@ internal sealed class WindowPlan
             var id = newSegmentId(_manifest);
             var key = WindowKeys.Segment(Gpu.Uuid, id);
             NewSegmentKeys.Add(key);
+            NewSegments[key] = piece;
             Writes.Add(new UpsertOperation(key, WindowCodec.Encode(piece.AsSpan()), WriteCondition.Any));
             yield return new SegmentRef(id, piece.Count, piece[0].Timestamp.Ticks, piece[^1].Timestamp.Ticks);
         }
     }
 
-    private bool TryLoad(IReadOnlyDictionary<string, StoredItem> read, int from, int to, out List<MetricSample> samples)
+    private bool TryLoad(IReadOnlyDictionary<string, StoredItem> read, IReadOnlyDictionary<string, MetricSample[]> cached,
+        int from, int to, out List<MetricSample> samples)
     {
         samples = [];
         for (var i = from; i <= to; i++)
         {
             var segment = _manifest.Segments[i];
-            if (!read.TryGetValue(WindowKeys.Segment(Gpu.Uuid, segment.Id), out var item)) return false;
-            var decoded = WindowCodec.DecodeSegment(item.Value);
+            var key = WindowKeys.Segment(Gpu.Uuid, segment.Id);
+            if (!cached.TryGetValue(key, out var decoded))
+            {
+                if (!read.TryGetValue(key, out var item)) return false;
+                decoded = WindowCodec.DecodeSegment(item.Value);
+            }
             samples.AddRange(decoded.AsSpan(segment.Skip));
         }
         return true;

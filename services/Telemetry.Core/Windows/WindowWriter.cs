@@ -32,6 +32,10 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
     IWindowObserver? observer = null)
 {
     private readonly ILogger _logger = logger ?? NullLogger<WindowWriter>.Instance;
+    private readonly SegmentCache _cache = new(SegmentCache.DefaultCapacitySamples);
+
+    /// <summary>Samples held decoded in the writer's segment cache (for tests and metrics).</summary>
+    public int CachedSamples => _cache.Samples;
 
     /// <summary>A generous guess of a stored sample's size (measured: 17–35 bytes), to size bulk reads.</summary>
     private const int EstimatedBytesPerSample = 48;
@@ -87,7 +91,17 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
                 result += new AppendResult(plan.Added, plan.Duplicates, plan.Evicted, 0);
                 observer?.WindowWritten(plan.RetainedAfter);
                 pending.Remove(plan.Gpu.Uuid);
-                foreach (var key in plan.ReplacedSegmentKeys) obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
+                foreach (var key in plan.ReplacedSegmentKeys)
+                {
+                    obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
+                    _cache.Remove(key);
+                }
+                // The tail counter folds a segment only into one at least as big that fits a segment, so only
+                // segments of at most half the capacity are ever read back by later appends of new samples.
+                foreach (var (key, samples) in plan.NewSegments)
+                {
+                    if (samples.Count <= options.SegmentCapacity / 2) _cache.Add(key, samples);
+                }
             }
             if (obsolete.Count > 0) await store.ExecuteAsync(obsolete, cancellationToken).ConfigureAwait(false);
         }
@@ -125,19 +139,29 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
 
         var plans = new List<WindowPlan>(pending.Count);
         var segmentReads = new List<List<string>> { new() };
+        // Taken from the cache now, so a segment another append replaces meanwhile is still at hand for this plan
+        // (whose manifest guard then fails, as it would without the cache).
+        var cached = new Dictionary<string, MetricSample[]>(StringComparer.Ordinal);
         long samplesInRead = 0;
         foreach (var (uuid, gpu) in pending)
         {
             var plan = WindowPlan.Create(options, gpu.Identity, gpu.Samples, manifests.GetValueOrDefault(WindowKeys.Manifest(uuid)));
             plans.Add(plan);
             if (plan.SegmentKeysToRead.Count == 0) continue;
+            var toRead = new List<string>(plan.SegmentKeysToRead.Count);
+            foreach (var key in plan.SegmentKeysToRead)
+            {
+                if (_cache.TryGet(key, out var samples)) cached[key] = samples;
+                else toRead.Add(key);
+            }
+            if (toRead.Count == 0) continue;
             // Reads are sized like writes: one bulk read of many full segments would pass the 4 MB gRPC limit.
             if (samplesInRead > 0 && (samplesInRead + plan.SamplesToRead) * EstimatedBytesPerSample > options.MaxWriteBytes)
             {
                 segmentReads.Add([]);
                 samplesInRead = 0;
             }
-            segmentReads[^1].AddRange(plan.SegmentKeysToRead);
+            segmentReads[^1].AddRange(toRead);
             samplesInRead += plan.SamplesToRead;
         }
         var segments = new Dictionary<string, StoredItem>(StringComparer.Ordinal);
@@ -151,7 +175,7 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
         var built = new List<WindowPlan?>(plans.Count);
         foreach (var plan in plans)
         {
-            built.Add(plan.Build(segments, manifest => $"{manifest.NextSegment++:x}-{nonce}") ? plan : null);
+            built.Add(plan.Build(segments, cached, manifest => $"{manifest.NextSegment++:x}-{nonce}") ? plan : null);
         }
         return built;
     }
