@@ -144,8 +144,8 @@ internal sealed class WindowPlan
             var merged = _late.ToList();
             if (_runEnd >= _runStart)
             {
-                if (!TryLoad(segmentsRead, segmentsCached, _runStart, _runEnd, out var existing)) return false;
-                if (_wasFull && _runStart == 0 && existing.Count > 0)
+                if (!TryLoad(segmentsRead, segmentsCached, _runStart, _runEnd, room: 0, out var existing, out _)) return false;
+                if (_wasFull && _runStart == 0 && existing.Length > 0)
                 {
                     // Create only knows the head segment's first time, not where its skipped (evicted) part ends:
                     // late samples older than the oldest kept one would be stored only to be evicted again
@@ -180,9 +180,8 @@ internal sealed class WindowPlan
             MetricSample[] content = _tail;
             if (_mergeFrom < segments.Count)
             {
-                if (!TryLoad(segmentsRead, segmentsCached, _mergeFrom, segments.Count - 1, out var existing)) return false;
-                existing.AddRange(_tail);
-                content = [.. existing];
+                if (!TryLoad(segmentsRead, segmentsCached, _mergeFrom, segments.Count - 1, room: _tail.Length, out content, out var loaded)) return false;
+                _tail.CopyTo(content, loaded);
                 for (var i = _mergeFrom; i < segments.Count; i++) Replace(segments[i]);
             }
             Added += _tail.Length;
@@ -275,10 +274,16 @@ internal sealed class WindowPlan
         }
     }
 
+    /// <summary>The retained samples of segments [<paramref name="from"/>, <paramref name="to"/>] in one array
+    /// of exactly the right size plus <paramref name="room"/> free slots at the end (the tail fold appends
+    /// there): every sample is copied once.</summary>
     private bool TryLoad(IReadOnlyDictionary<string, StoredItem> read, IReadOnlyDictionary<string, MetricSample[]> cached,
-        int from, int to, out List<MetricSample> samples)
+        int from, int to, int room, out MetricSample[] samples, out int loaded)
     {
         samples = [];
+        loaded = 0;
+        var parts = new ArraySegment<MetricSample>[to - from + 1];
+        var total = 0;
         for (var i = from; i <= to; i++)
         {
             var segment = _manifest.Segments[i];
@@ -288,7 +293,14 @@ internal sealed class WindowPlan
                 if (!read.TryGetValue(key, out var item)) return false;
                 decoded = WindowCodec.DecodeSegment(item.Value);
             }
-            samples.AddRange(decoded.AsSpan(segment.Skip));
+            parts[i - from] = new ArraySegment<MetricSample>(decoded, segment.Skip, decoded.Length - segment.Skip);
+            total += parts[i - from].Count;
+        }
+        samples = new MetricSample[total + room];
+        foreach (var part in parts)
+        {
+            part.AsSpan().CopyTo(samples.AsSpan(loaded));
+            loaded += part.Count;
         }
         return true;
     }

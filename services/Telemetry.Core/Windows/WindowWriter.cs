@@ -256,12 +256,15 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
 
     private static Dictionary<string, PendingGpu> Normalise(IReadOnlyList<GpuSamples> batch, out int repeated)
     {
-        var pending = new Dictionary<string, PendingGpu>(StringComparer.Ordinal);
+        // A gathered append names each GPU once per queued batch: size every GPU's list once, up front.
+        var sizes = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var group in batch) sizes[group.Gpu.Uuid] = sizes.GetValueOrDefault(group.Gpu.Uuid) + group.Samples.Count;
+        var pending = new Dictionary<string, PendingGpu>(sizes.Count, StringComparer.Ordinal);
         foreach (var group in batch)
         {
             if (!pending.TryGetValue(group.Gpu.Uuid, out var gpu))
             {
-                pending[group.Gpu.Uuid] = gpu = new PendingGpu(group.Gpu, new List<MetricSample>(group.Samples.Count));
+                pending[group.Gpu.Uuid] = gpu = new PendingGpu(group.Gpu, new List<MetricSample>(sizes[group.Gpu.Uuid]));
             }
             else if (gpu.Identity != group.Gpu)
             {
