@@ -27,6 +27,11 @@ public static class BenchMain
             await HotPathProfile.RunAsync();
             return 0;
         }
+        if (mode == "alloc")
+        {
+            await AllocationProfile.RunAsync(args.Length > 1 ? args[1] : "sqlite", args.Length > 2 ? int.Parse(args[2]) : 10);
+            return 0;
+        }
         if (mode == "micro")
         {
             BenchmarkSwitcher.FromAssembly(typeof(BenchMain).Assembly).Run(args[1..], Config(quick: true));

@@ -1,24 +1,27 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using Telemetry.Hosting;
 
 namespace Telemetry.Benchmarks;
 
-internal sealed record EndToEndResult(string Store, long Samples, double Seconds, double SamplesPerSecond,
-    double DelayP50Ms, double DelayP99Ms, int DelaySamples, long QueryableInWindows, double CpuSecondsPerSample);
+internal sealed record EndToEndResult(string Store, long Samples, double Seconds, double SamplesPerSecond, double FromStartPerSecond,
+    double FirstQueryableSeconds, double DelayP50Ms, double DelayP99Ms, int DelaySamples, long QueryableInWindows, double CpuMicrosecondsPerSample);
 
 /// <summary>
-/// Figure 2 and 7: the embedded host streams the reference file with RATE=0 and LOOP=true (each pass is
-/// re-stamped, so every pass is new data) until N samples have been committed to the window store, i.e.
-/// are queryable; the clock runs from host start to that moment. Committed samples are counted with the
-/// collector's own <c>telemetry_samples_stored_total</c> counter because windows of 247 GPUs hold at most
-/// 2.47M samples: past that, eviction makes "samples in windows" stop growing. Meanwhile a poller reads the
-/// newest telemetry of four GPUs over REST and, for every sample it sees for the first time, records
-/// (time seen − stamped time): the read-to-queryable delay, overstated by at most one poll cycle.
+/// Figures 2 and 7: the embedded service run as shipped (`dotnet Telemetry.Standalone.dll` in a process of its own,
+/// with its own server GC) streams the reference file with RATE=0 and LOOP=true (each pass is re-stamped, so every
+/// pass is new data) until N samples have been committed to the window store, i.e. are queryable. Committed samples
+/// are counted with the service's own <c>telemetry_samples_stored_total</c> (read from its metrics endpoint every
+/// 20 ms) because windows of 247 GPUs hold at most 2.47M samples: past that, eviction makes "samples in windows"
+/// stop growing. The rate is the steady state: from the moment 10% of N is stored to the moment N is; start-up
+/// (process start to first sample queryable, JIT warm-up) is reported beside it. Meanwhile a poller reads the newest
+/// telemetry of four GPUs over REST and, for every sample it sees for the first time, records (time seen − stamped
+/// time): the read-to-queryable delay, overstated by at most one poll cycle.
 /// </summary>
 internal static class EndToEnd
 {
+    private const string Stored = "telemetry_samples_stored_total";
+
     private static readonly string[] PolledGpus =
     [
         "GPU-5fd4f087-86f3-7a43-b711-4771313afc50", "GPU-bc7a12ab-4998-fdc5-0785-2678a929a142",
@@ -27,43 +30,56 @@ internal static class EndToEnd
 
     public static async Task<EndToEndResult> RunAsync(string store, long target, bool pollDelay)
     {
-        var settings = new Dictionary<string, string>
-        {
-            ["CSV_FILE"] = Paths.ReferenceCsv,
-            ["RATE"] = "0",
-            ["LOOP"] = "true",
-            ["CHECKPOINT_ENABLED"] = store == "sqlite" ? "true" : "false",
-        };
-        GC.Collect();
-        var storedBefore = TelemetryMetrics.SamplesStored.Value;
-        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-        var clock = Stopwatch.StartNew();
         var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
-        using var sqlite = store == "sqlite" ? new Telemetry.Core.Storage.SqliteKeyValueStore(Path.Combine(dataDir, "telemetry.db")) : null;
-        var counting = new CountingStore(sqlite ?? (Telemetry.Core.Storage.IKeyValueStore)new Telemetry.Core.Storage.MemoryKeyValueStore());
-        await using var host = new EmbeddedHost(settings, counting, dataDir);
-        using var done = new CancellationTokenSource();
-        var delays = new List<double>();
-        var poller = pollDelay ? Task.Run(() => PollAsync(host.Client, delays, target, storedBefore, done.Token)) : Task.CompletedTask;
-
-        var nextReport = TimeSpan.FromSeconds(5);
-        while (TelemetryMetrics.SamplesStored.Value - storedBefore < target)
+        try
         {
-            await Task.Delay(2);
-            if (clock.Elapsed < nextReport) continue;
-            nextReport += TimeSpan.FromSeconds(5);
-            Console.WriteLine($"    {store}: {TelemetryMetrics.SamplesStored.Value - storedBefore:N0} of {target:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s");
-        }
-        var seconds = clock.Elapsed.TotalSeconds;
-        var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
-        var stored = (long)(TelemetryMetrics.SamplesStored.Value - storedBefore);
-        done.Cancel();
-        try { await poller; } catch (OperationCanceledException) { }
+            using var service = new ServiceProcess("Telemetry.Standalone", new Dictionary<string, string>
+            {
+                ["CSV_FILE"] = Paths.ReferenceCsv,
+                ["RATE"] = "0",
+                ["LOOP"] = "true",
+                ["CHECKPOINT_ENABLED"] = store == "sqlite" ? "true" : "false",
+                ["DATA_DIR"] = dataDir,
+            });
+            var clock = Stopwatch.StartNew();
+            using var done = new CancellationTokenSource();
+            var delays = new List<double>();
+            long stored = 0;
+            var poller = pollDelay ? Task.Run(() => PollAsync(service.Api, delays, () => Volatile.Read(ref stored) > target * 0.05, done.Token)) : Task.CompletedTask;
 
-        var inWindows = await SamplesInWindowsAsync(host.Client);
-        Console.WriteLine($"    store traffic: {counting.Describe(stored)}");
-        return new EndToEndResult(store, stored, seconds, stored / seconds,
-            Stats.Percentile(delays, 50), Stats.Percentile(delays, 99), delays.Count, inWindows, cpu / stored);
+            double? firstQueryable = null, steadyFrom = null;
+            long steadyFromSamples = 0;
+            var steadyCpu = TimeSpan.Zero;
+            var nextReport = TimeSpan.FromSeconds(5);
+            while (stored < target)
+            {
+                await Task.Delay(20);
+                Volatile.Write(ref stored, (long)(await service.MetricAsync(Stored) ?? 0));
+                if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"{stored:N0} of {target:N0} samples stored after 10 minutes.");
+                if (stored > 0) firstQueryable ??= clock.Elapsed.TotalSeconds;
+                if (steadyFrom is null && stored >= target / 10)
+                {
+                    (steadyFrom, steadyFromSamples, steadyCpu) = (clock.Elapsed.TotalSeconds, stored, service.CpuTime);
+                }
+                if (clock.Elapsed < nextReport) continue;
+                nextReport += TimeSpan.FromSeconds(5);
+                Console.WriteLine($"    {store}: {stored:N0} of {target:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s");
+            }
+            var seconds = clock.Elapsed.TotalSeconds;
+            var cpu = service.CpuTime - steadyCpu;
+            done.Cancel();
+            try { await poller; } catch (OperationCanceledException) { }
+
+            var inWindows = await SamplesInWindowsAsync(service.Api);
+            var steadySamples = stored - steadyFromSamples;
+            return new EndToEndResult(store, stored, seconds, steadySamples / (seconds - steadyFrom!.Value), stored / seconds,
+                firstQueryable!.Value, Stats.Percentile(delays, 50), Stats.Percentile(delays, 99), delays.Count, inWindows,
+                cpu.TotalSeconds / steadySamples * 1e6);
+        }
+        finally
+        {
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
+        }
     }
 
     /// <summary>Sum of the window sizes the API reports: what a client can query right now.</summary>
@@ -78,18 +94,27 @@ internal static class EndToEnd
         }
     }
 
-    private static async Task PollAsync(HttpClient api, List<double> delays, long target, double storedBefore, CancellationToken stop)
+    private static async Task PollAsync(HttpClient api, List<double> delays, Func<bool> warm, CancellationToken stop)
     {
         var newest = new Dictionary<string, DateTime>();
         foreach (var gpu in PolledGpus) newest[gpu] = DateTime.UtcNow;
         while (!stop.IsCancellationRequested)
         {
             // The first 5% warm the JIT and the store; their delays would describe start-up, not the pipeline.
-            var warm = TelemetryMetrics.SamplesStored.Value - storedBefore > target * 0.05;
+            var counted = warm();
             foreach (var gpu in PolledGpus)
             {
                 var since = newest[gpu].AddTicks(1).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
-                using var response = await api.GetAsync($"/api/v1/gpus/{gpu}/telemetry?start_time={since}&limit=10000", stop);
+                HttpResponseMessage response;
+                try
+                {
+                    response = await api.GetAsync($"/api/v1/gpus/{gpu}/telemetry?start_time={since}&limit=10000", stop);
+                }
+                catch (HttpRequestException)
+                {
+                    break; // the service is still starting
+                }
+                using var owned = response;
                 var seen = DateTime.UtcNow;
                 if (!response.IsSuccessStatusCode) continue; // 404 until the GPU's first batch is stored
                 using var body = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(stop), cancellationToken: stop);
@@ -97,7 +122,7 @@ internal static class EndToEnd
                 {
                     var stamped = point.GetProperty("timestamp").GetDateTime().ToUniversalTime();
                     if (stamped > newest[gpu]) newest[gpu] = stamped;
-                    if (warm) lock (delays) delays.Add((seen - stamped).TotalMilliseconds);
+                    if (counted) lock (delays) delays.Add((seen - stamped).TotalMilliseconds);
                 }
             }
             await Task.Delay(10, stop);
