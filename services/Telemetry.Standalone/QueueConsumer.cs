@@ -37,7 +37,7 @@ public sealed partial class QueueConsumer(
     /// append can gather (the linger cannot gather more than the shard holds): with 8 parts of ~250 samples an
     /// append carried at most ~2,000 samples (~16 per GPU); 64 measured 3.5x the end-to-end throughput
     /// (docs/performance.md). Memory stays bounded: 64 parts x WORKERS shards.</summary>
-    public const int ShardCapacity = 64;
+    public const int ShardCapacity = 256;
 
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

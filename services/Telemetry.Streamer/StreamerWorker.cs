@@ -24,6 +24,7 @@ public sealed partial class StreamerWorker(
     ILogger<StreamerWorker> logger) : BackgroundService
 {
     private const int LoggedRowErrorsPerPass = 20;
+    private const int RowsPerHandOff = 64;
     private readonly StreamerOptions _options = options.Value;
     private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
     private TelemetryCsvReader? _reader;
@@ -83,7 +84,12 @@ public sealed partial class StreamerWorker(
             _pass = claim.Pass;
             _passRead = _passRejected = 0;
         }
-        var rows = Channel.CreateBounded<TelemetryRow>(new BoundedChannelOptions(Math.Max(16, _options.Workers * 8))
+        // Rows go to the workers in runs: at full speed a hand-off per row cost more than the row itself (a worker
+        // that drained the channel is woken through the thread pool for every row). Paced workers get single rows,
+        // so rows still spread over all workers and each paces at RATE even when a file has only a few rows.
+        var runLength = _options.Rate > 0 ? 1 : RowsPerHandOff;
+        var capacity = runLength == 1 ? Math.Max(16, _options.Workers * 8) : _options.Workers * 2;
+        var rows = Channel.CreateBounded<TelemetryRow[]>(new BoundedChannelOptions(capacity)
         {
             SingleWriter = true,
             FullMode = BoundedChannelFullMode.Wait,
@@ -91,6 +97,7 @@ public sealed partial class StreamerWorker(
         var workers = new Task[_options.Workers];
         for (var i = 0; i < workers.Length; i++) workers[i] = RunWorkerAsync(rows.Reader, stoppingToken);
         var endOfFile = false;
+        var run = new List<TelemetryRow>(runLength);
         try
         {
             while (_position < claim.EndRow && !stoppingToken.IsCancellationRequested)
@@ -105,18 +112,26 @@ public sealed partial class StreamerWorker(
                 var result = _rows.Current;
                 if (Accept(result) is { } row)
                 {
-                    // Not cancellable: workers drain the channel even while stopping, so this never blocks for
-                    // long, and a row that was read is always handed on.
-                    await rows.Writer.WriteAsync(row, CancellationToken.None);
+                    run.Add(row);
+                    if (run.Count == runLength) await HandOnAsync(rows.Writer, run);
                 }
             }
         }
         finally
         {
+            // A row that was read is always handed on, even when reading failed or the host is stopping.
+            if (run.Count > 0) await HandOnAsync(rows.Writer, run);
             rows.Writer.Complete();
             await Task.WhenAll(workers);
         }
         return (_position, endOfFile);
+    }
+
+    /// <summary>Not cancellable: workers drain the channel even while stopping, so this never blocks for long.</summary>
+    private static async Task HandOnAsync(ChannelWriter<TelemetryRow[]> writer, List<TelemetryRow> run)
+    {
+        await writer.WriteAsync([.. run], CancellationToken.None);
+        run.Clear();
     }
 
     private TelemetryRow? Accept(CsvReadResult result)
@@ -150,7 +165,7 @@ public sealed partial class StreamerWorker(
         _reader = null;
     }
 
-    private async Task RunWorkerAsync(ChannelReader<TelemetryRow> rows, CancellationToken stoppingToken)
+    private async Task RunWorkerAsync(ChannelReader<TelemetryRow[]> runs, CancellationToken stoppingToken)
     {
         var batch = new BatchBuilder(() => $"{_streamerId}-{Interlocked.Increment(ref _batchSequence)}");
         var interval = _options.Rate > 0 ? TimeSpan.FromSeconds(1 / _options.Rate) : TimeSpan.Zero;
@@ -158,18 +173,21 @@ public sealed partial class StreamerWorker(
         // Pacing starts with the first row, not when the worker starts: time spent waiting for the file to be
         // opened and read is not credit to send a burst of rows.
         DateTime? due = null;
-        await foreach (var row in rows.ReadAllAsync(CancellationToken.None))
+        await foreach (var run in runs.ReadAllAsync(CancellationToken.None))
         {
-            if (interval > TimeSpan.Zero && !stoppingToken.IsCancellationRequested)
+            foreach (var row in run)
             {
-                due ??= DateTime.UtcNow;
-                var wait = due.Value - DateTime.UtcNow;
-                if (batch.RowCount > 0 && DateTime.UtcNow + wait - batch.StartedAt >= batchWait) await FlushAsync(batch);
-                if (wait > TimeSpan.Zero) await Delay(wait, stoppingToken);
-                due = (due.Value > DateTime.UtcNow.AddSeconds(-1) ? due.Value : DateTime.UtcNow) + interval;
+                if (interval > TimeSpan.Zero && !stoppingToken.IsCancellationRequested)
+                {
+                    due ??= DateTime.UtcNow;
+                    var wait = due.Value - DateTime.UtcNow;
+                    if (batch.RowCount > 0 && DateTime.UtcNow + wait - batch.StartedAt >= batchWait) await FlushAsync(batch);
+                    if (wait > TimeSpan.Zero) await Delay(wait, stoppingToken);
+                    due = (due.Value > DateTime.UtcNow.AddSeconds(-1) ? due.Value : DateTime.UtcNow) + interval;
+                }
+                batch.Add(row, clock.Next());
+                if (batch.SampleCount >= _options.BatchSize || DateTime.UtcNow - batch.StartedAt >= batchWait) await FlushAsync(batch);
             }
-            batch.Add(row, clock.Next());
-            if (batch.SampleCount >= _options.BatchSize || DateTime.UtcNow - batch.StartedAt >= batchWait) await FlushAsync(batch);
         }
         if (batch.RowCount > 0) await FlushAsync(batch);
     }
