@@ -34,9 +34,10 @@ public sealed partial class QueueConsumer(
     private const int LingerSteps = 4;
 
     /// <summary>Parts of streamer batches a shard holds before the dispatcher waits. It bounds how much one
-    /// append can gather (the linger cannot gather more than the shard holds): with 8 parts of ~250 samples an
-    /// append carried at most ~2,000 samples (~16 per GPU); 64 measured 3.5x the end-to-end throughput
-    /// (docs/performance.md). Memory stays bounded: 64 parts x WORKERS shards.</summary>
+    /// append can gather (the linger cannot gather more than the shard holds), and the per-GPU cost of an append
+    /// (manifest read and write, tail fold) is paid once per append: 8 parts of ~125 samples gave ~16 samples per
+    /// GPU per append, 64 parts ~130 (3.5x the end-to-end throughput), 256 parts up to ~500 when the writers fall
+    /// behind (docs/performance.md). Memory stays bounded: 256 parts x WORKERS shards, ~32,000 samples a shard.</summary>
     public const int ShardCapacity = 256;
 
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
