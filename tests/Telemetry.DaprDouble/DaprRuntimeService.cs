@@ -44,7 +44,7 @@ public class DaprRuntimeService(DaprSidecar sidecar)
     private static Marshaller<T> Marshal<T>() where T : class, IMessage<T>, new()
     {
         var parser = new MessageParser<T>(() => new T());
-        return Marshallers.Create(m => SidecarCpuMeter.Measure(m.ToByteArray), bytes => SidecarCpuMeter.Measure(() => parser.ParseFrom(bytes)));
+        return Marshallers.Create(m => m.ToByteArray(), parser.ParseFrom);
     }
 
     // ---- state ----

@@ -106,11 +106,7 @@ public sealed class DaprSidecar : IAsyncDisposable
             k.Listen(IPAddress.Loopback, Options.GrpcPort, o => { o.Protocols = HttpProtocols.Http2; grpc = o; });
             k.Listen(IPAddress.Loopback, Options.HttpPort, o => { o.Protocols = HttpProtocols.Http1; http = o; });
         });
-        builder.Services.AddGrpc(o =>
-        {
-            o.EnableDetailedErrors = true;
-            o.Interceptors.Add<CpuMeterInterceptor>();
-        });
+        builder.Services.AddGrpc(o => o.EnableDetailedErrors = true);
         builder.Services.AddSingleton(Options.ServiceFactory?.Invoke(this) ?? new DaprRuntimeService(this));
 
         var app = builder.Build();
@@ -247,12 +243,10 @@ public sealed class DaprSidecar : IAsyncDisposable
 
     private async Task<Outcome> DeliverOneAsync(Subscription sub, PendingDelivery d, CancellationToken ct)
     {
-        var building = SidecarCpuMeter.Start();
         using var request = new HttpRequestMessage(HttpMethod.Post, Relative(sub.Route))
         {
             Content = Json(d.Message.CloudEvent, CloudEvents.ContentType),
         };
-        SidecarCpuMeter.Stop(building);
         AddAppToken(request);
         if (d.Message.CloudEvent["traceparent"]?.ToString() is { Length: > 0 } tp) request.Headers.TryAddWithoutValidation("traceparent", tp);
         Count(c => c.Request());
@@ -263,7 +257,7 @@ public sealed class DaprSidecar : IAsyncDisposable
             if (response.StatusCode == HttpStatusCode.NotFound) return Outcome.Drop;
             if (!response.IsSuccessStatusCode) return Outcome.Retry;
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            return SidecarCpuMeter.Measure(() => ParseSingleAnswer(body));
+            return ParseSingleAnswer(body);
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {
@@ -297,7 +291,6 @@ public sealed class DaprSidecar : IAsyncDisposable
 
     private async Task<Outcome[]> DeliverBulkAsync(Subscription sub, List<PendingDelivery> batch, CancellationToken ct)
     {
-        var building = SidecarCpuMeter.Start();
         var entryIds = batch.Select(_ => Guid.NewGuid().ToString()).ToArray();
         // The bulk envelope is plain JSON, not a CloudEvent: each entry carries its CloudEvent as a JSON object.
         var envelope = new JsonObject
@@ -317,7 +310,6 @@ public sealed class DaprSidecar : IAsyncDisposable
         };
         using var request = new HttpRequestMessage(HttpMethod.Post, Relative(sub.Route)) { Content = Json(envelope, "application/json") };
         AddAppToken(request);
-        SidecarCpuMeter.Stop(building);
         Count(c => c.Request());
         Count(c => c.Delivered(batch.Count));
         try
@@ -326,7 +318,7 @@ public sealed class DaprSidecar : IAsyncDisposable
             if (response.StatusCode == HttpStatusCode.NotFound) return [.. batch.Select(_ => Outcome.Drop)];
             if (!response.IsSuccessStatusCode) return [.. batch.Select(_ => Outcome.Retry)];
             var body = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
-            return SidecarCpuMeter.Measure(() => ParseBulkAnswer(body, entryIds));
+            return ParseBulkAnswer(body, entryIds);
         }
         catch (Exception) when (!ct.IsCancellationRequested)
         {
