@@ -46,9 +46,11 @@ internal sealed class AppProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <c>Telemetry.{service}.dll</c> with <paramref name="environment"/> (plus free HEALTH_PORT and
-    /// METRICS_PORT) and waits until it reports ready.</summary>
-    public static async Task<AppProcess> StartAsync(string service, IReadOnlyDictionary<string, string> environment, TimeSpan timeout)
+    /// <summary>Starts <c>Telemetry.{service}.dll</c> with <paramref name="environment"/> (plus a free port for its
+    /// health endpoints, set as <paramref name="healthPortSetting"/>, and a free METRICS_PORT) and waits until it
+    /// reports ready. The embedded service serves health on its API port, <c>PORT</c>.</summary>
+    public static async Task<AppProcess> StartAsync(string service, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
+        string healthPortSetting = "HEALTH_PORT")
     {
         var dll = Path.Combine(Paths.RepositoryRoot, "services", $"Telemetry.{service}", "bin", "Release", "net10.0", $"Telemetry.{service}.dll");
         if (!File.Exists(dll))
@@ -64,7 +66,7 @@ internal sealed class AppProcess : IAsyncDisposable
         };
         if (pdeathsig) foreach (var arg in new[] { "--pdeathsig", "KILL", "--", "dotnet" }) info.ArgumentList.Add(arg);
         info.ArgumentList.Add(dll);
-        info.Environment["HEALTH_PORT"] = healthPort.ToString(CultureInfo.InvariantCulture);
+        info.Environment[healthPortSetting] = healthPort.ToString(CultureInfo.InvariantCulture);
         info.Environment["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         info.Environment["LOG_LEVEL"] = "Warning";
         foreach (var (key, value) in environment) info.Environment[key] = value;

@@ -34,19 +34,20 @@ internal static class EndToEnd
         var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
         try
         {
-            using var service = new ServiceProcess("Telemetry.Standalone", new Dictionary<string, string>
+            var clock = Stopwatch.StartNew();
+            await using var service = await AppProcess.StartAsync("Standalone", new Dictionary<string, string>
             {
                 ["CSV_FILE"] = Paths.ReferenceCsv,
                 ["RATE"] = "0",
                 ["LOOP"] = "true",
                 ["CHECKPOINT_ENABLED"] = store == "sqlite" ? "true" : "false",
                 ["DATA_DIR"] = dataDir,
-            });
-            var clock = Stopwatch.StartNew();
+            }, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
+            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
             using var done = new CancellationTokenSource();
             var delays = new List<double>();
             long stored = 0;
-            var poller = pollDelay ? Task.Run(() => PollAsync(service.Api, delays, () => Volatile.Read(ref stored) > target * 0.05, done.Token)) : Task.CompletedTask;
+            var poller = pollDelay ? Task.Run(() => PollAsync(api, delays, () => Volatile.Read(ref stored) > target * 0.05, done.Token)) : Task.CompletedTask;
 
             double? firstQueryable = null, steadyFrom = null;
             long steadyFromSamples = 0;
@@ -55,23 +56,23 @@ internal static class EndToEnd
             while (stored < target)
             {
                 await Task.Delay(20);
-                Volatile.Write(ref stored, (long)(await service.MetricAsync(Stored) ?? 0));
+                Volatile.Write(ref stored, (long)await service.CounterAsync(Stored));
                 if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"{stored:N0} of {target:N0} samples stored after 10 minutes.");
                 if (stored > 0) firstQueryable ??= clock.Elapsed.TotalSeconds;
                 if (steadyFrom is null && stored >= target / 4)
                 {
-                    (steadyFrom, steadyFromSamples, steadyCpu) = (clock.Elapsed.TotalSeconds, stored, service.CpuTime);
+                    (steadyFrom, steadyFromSamples, steadyCpu) = (clock.Elapsed.TotalSeconds, stored, service.Cpu);
                 }
                 if (clock.Elapsed < nextReport) continue;
                 nextReport += TimeSpan.FromSeconds(5);
                 Console.WriteLine($"    {store}: {stored:N0} of {target:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s");
             }
             var seconds = clock.Elapsed.TotalSeconds;
-            var cpu = service.CpuTime - steadyCpu;
+            var cpu = service.Cpu - steadyCpu;
             done.Cancel();
             try { await poller; } catch (OperationCanceledException) { }
 
-            var inWindows = await SamplesInWindowsAsync(service.Api);
+            var inWindows = await SamplesInWindowsAsync(api);
             var steadySamples = stored - steadyFromSamples;
             return new EndToEndResult(store, stored, seconds, steadySamples / (seconds - steadyFrom!.Value), stored / seconds,
                 firstQueryable!.Value, Stats.Percentile(delays, 50), Stats.Percentile(delays, 99), delays.Count, inWindows,
