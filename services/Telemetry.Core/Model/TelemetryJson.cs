@@ -8,7 +8,8 @@ namespace Telemetry.Core.Model;
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     RespectRequiredConstructorParameters = true,
-    RespectNullableAnnotations = true)]
+    RespectNullableAnnotations = true,
+    Converters = [typeof(MetricSampleWireConverter)])]
 [JsonSerializable(typeof(TelemetryBatch))]
 public sealed partial class TelemetryJsonContext : JsonSerializerContext;
 
