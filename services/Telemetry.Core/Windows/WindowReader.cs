@@ -80,7 +80,9 @@ public sealed class WindowReader(IKeyValueStore store)
         }
 
         var wanted = query.Limit + 1; // one more than a page tells whether another page exists
-        var found = new List<MetricSample>(Math.Min(wanted, 4096));
+        var available = 0;
+        foreach (var i in candidates) available += manifest.Segments[i].Count - manifest.Segments[i].Skip;
+        var found = new List<MetricSample>(Math.Min(wanted, available));
         var next = 0;
         while (next < candidates.Count && found.Count < wanted)
         {
@@ -104,13 +106,9 @@ public sealed class WindowReader(IKeyValueStore store)
             {
                 var segment = manifest.Segments[candidates[i]];
                 if (!read.TryGetValue(WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id), out var stored)) return null;
-                var samples = WindowCodec.DecodeSegment(stored.Value);
-                for (var s = segment.Skip; s < samples.Length && found.Count < wanted; s++)
+                foreach (var sample in WindowCodec.DecodeSegment(stored.Value, segment.Skip, from, to))
                 {
-                    var sample = samples[s];
-                    var ticks = sample.Timestamp.Ticks;
-                    if (ticks < from) continue;
-                    if (ticks > to) break;
+                    if (found.Count == wanted) break;
                     if (query.After is { } position && !position.Precedes(sample)) continue;
                     if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
                     found.Add(sample);
