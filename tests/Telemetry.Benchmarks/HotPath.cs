@@ -100,6 +100,7 @@ internal static class HotPathProfile
             };
             // Best of five rounds, steps interleaved: the least disturbed measure of each.
             var best = steps.Select(_ => (Cpu: double.MaxValue, Wall: double.MaxValue)).ToArray();
+            var gen2 = new int[steps.Length];
             for (var round = 0; round < 5; round++)
             {
                 for (var s = 0; s < steps.Length; s++)
@@ -107,16 +108,18 @@ internal static class HotPathProfile
                     await steps[s].Item2();
                     var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                     var clock = Stopwatch.StartNew();
+                    var collections = GC.CollectionCount(2);
                     const int rounds = 5; // each run is QueryPathBenchmarks.Repeats operations
                     for (var i = 0; i < rounds; i++) await steps[s].Item2();
                     var ops = rounds * 20.0;
+                    gen2[s] += GC.CollectionCount(2) - collections;
                     best[s] = (Math.Min(best[s].Cpu, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / ops),
                         Math.Min(best[s].Wall, clock.Elapsed.TotalMilliseconds / ops));
                 }
             }
             for (var s = 0; s < steps.Length; s++)
             {
-                Console.WriteLine($"  {steps[s].Item1,-26} {best[s].Cpu,7:0.000} ms CPU/op, {best[s].Wall,7:0.000} ms wall/op (best of 5)");
+                Console.WriteLine($"  {steps[s].Item1,-26} {best[s].Cpu,7:0.000} ms CPU/op, {best[s].Wall,7:0.000} ms wall/op (best of 5); {gen2[s] / 500.0:0.000} gen2 GCs/op");
             }
         }
         finally

@@ -248,10 +248,18 @@ internal static class WindowCodec
     /// <summary>The time column as absolute ticks (it is stored as deltas).</summary>
     private static long[] ReadTimes(ref Utf8JsonReader reader)
     {
-        var deltas = ReadRange(ref reader, 0, int.MaxValue, static (ref Utf8JsonReader r) => r.GetInt64(), out _);
+        var times = ReadAll(ref reader, static (ref Utf8JsonReader r) => r.GetInt64());
         long time = 0;
-        for (var i = 0; i < deltas.Length; i++) deltas[i] = time += deltas[i];
-        return deltas;
+        for (var i = 0; i < times.Length; i++) times[i] = time += times[i];
+        return times;
+    }
+
+    private static T[] ReadAll<T>(ref Utf8JsonReader reader, ElementReader<T> read)
+    {
+        if (!StartColumn(ref reader)) return [];
+        var items = new List<T>(2048);
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) items.Add(read(ref reader));
+        return [.. items];
     }
 
     /// <summary>The elements of an array column at indexes [<paramref name="first"/>, <paramref name="end"/>);
@@ -259,36 +267,43 @@ internal static class WindowCodec
     private static T[] ReadRange<T>(ref Utf8JsonReader reader, int first, int end, ElementReader<T> read, out int length)
     {
         length = 0;
-        if (!reader.Read()) throw new InvalidDataException("Truncated window segment.");
-        if (reader.TokenType == JsonTokenType.Null) return [];
-        if (reader.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("A window segment column is not an array.");
-        var items = new List<T>(Math.Min(end - first, 2048));
+        if (!StartColumn(ref reader)) return [];
+        var items = new T[end - first];
         for (; reader.Read() && reader.TokenType != JsonTokenType.EndArray; length++)
         {
-            if (length >= first && length < end) items.Add(read(ref reader));
+            if (length >= first && length < end) items[length - first] = read(ref reader);
         }
-        return [.. items];
+        return items;
     }
 
     /// <summary>Source times over [<paramref name="first"/>, <paramref name="end"/>): every delta before
     /// <paramref name="end"/> counts, since each is relative to the previous non-null one.</summary>
     private static DateTime?[] ReadSources(ref Utf8JsonReader reader, int first, int end, out int length)
     {
-        var deltas = ReadRange(ref reader, 0, end,
-            static (ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? (long?)null : r.GetInt64(), out length);
-        var sources = new DateTime?[Math.Max(0, Math.Min(end, deltas.Length) - first)];
+        length = 0;
+        if (!StartColumn(ref reader)) return [];
+        var sources = new DateTime?[end - first];
         long source = 0;
-        for (var i = 0; i < deltas.Length && i < end; i++)
+        for (; reader.Read() && reader.TokenType != JsonTokenType.EndArray; length++)
         {
-            if (deltas[i] is not { } delta) continue;
-            source += delta;
-            if (i >= first) sources[i - first] = new DateTime(source, DateTimeKind.Utc);
+            if (length >= end || reader.TokenType == JsonTokenType.Null) continue;
+            source += reader.GetInt64();
+            if (length >= first) sources[length - first] = new DateTime(source, DateTimeKind.Utc);
         }
         return sources;
     }
 
+    /// <summary>False for a null column (read as empty).</summary>
+    private static bool StartColumn(ref Utf8JsonReader reader)
+    {
+        if (!reader.Read()) throw new InvalidDataException("Truncated window segment.");
+        if (reader.TokenType == JsonTokenType.Null) return false;
+        if (reader.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("A window segment column is not an array.");
+        return true;
+    }
+
     private static string[] ReadStrings(ref Utf8JsonReader reader) =>
-        ReadRange(ref reader, 0, int.MaxValue, static (ref Utf8JsonReader r) => r.GetString() ?? throw new InvalidDataException("A null metric name."), out _);
+        ReadAll(ref reader, static (ref Utf8JsonReader r) => r.GetString() ?? throw new InvalidDataException("A null metric name."));
 
     private static double ReadDouble(ref Utf8JsonReader reader)
     {

@@ -80,9 +80,7 @@ public sealed class WindowReader(IKeyValueStore store)
         }
 
         var wanted = query.Limit + 1; // one more than a page tells whether another page exists
-        var available = 0;
-        foreach (var i in candidates) available += manifest.Segments[i].Count - manifest.Segments[i].Skip;
-        var found = new List<MetricSample>(Math.Min(wanted, available));
+        var found = new SampleRuns();
         var next = 0;
         while (next < candidates.Count && found.Count < wanted)
         {
@@ -106,20 +104,23 @@ public sealed class WindowReader(IKeyValueStore store)
             {
                 var segment = manifest.Segments[candidates[i]];
                 if (!read.TryGetValue(WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id), out var stored)) return null;
-                foreach (var sample in WindowCodec.DecodeSegment(stored.Value, segment.Skip, from, to))
+                var samples = WindowCodec.DecodeSegment(stored.Value, segment.Skip, from, to);
+                var kept = 0; // the samples that pass are moved to the front of the decoded run, which then joins the page
+                foreach (var sample in samples)
                 {
-                    if (found.Count == wanted) break;
+                    if (found.Count + kept == wanted) break;
                     if (query.After is { } position && !position.Precedes(sample)) continue;
                     if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
-                    found.Add(sample);
+                    samples[kept++] = sample;
                 }
+                found.Add(new ArraySegment<MetricSample>(samples, 0, kept));
             }
             next += take;
         }
 
         if (found.Count <= query.Limit) return new TelemetryPage(found, null);
-        found.RemoveAt(found.Count - 1);
-        return new TelemetryPage(found, TelemetryCursor.After(found[^1]));
+        found.RemoveLast();
+        return new TelemetryPage(found, TelemetryCursor.After(found[found.Count - 1]));
     }
 
     /// <summary>Every known GPU, ordered by hostname, then GPU index, then uuid. The buckets are read on every
@@ -152,4 +153,53 @@ public sealed class WindowReader(IKeyValueStore store)
         new DateTime(manifest.FirstSeen, DateTimeKind.Utc),
         new DateTime(manifest.LastSeen, DateTimeKind.Utc),
         manifest.Retained);
+}
+
+/// <summary>A page's samples as the runs they were decoded in, neither copied into one array nor held in one:
+/// a full page as one array (10,000 samples, 400 kB) lands on the large-object heap, and every such
+/// allocation brings a full collection nearer. A run of one default-size segment stays below that heap.</summary>
+internal sealed class SampleRuns : IReadOnlyList<MetricSample>
+{
+    private readonly List<ArraySegment<MetricSample>> _runs = [];
+
+    public int Count { get; private set; }
+
+    public MetricSample this[int index]
+    {
+        get
+        {
+            if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index));
+            foreach (var run in _runs)
+            {
+                if (index < run.Count) return run[index];
+                index -= run.Count;
+            }
+            throw new InvalidOperationException("Unreachable.");
+        }
+    }
+
+    public void Add(ArraySegment<MetricSample> run)
+    {
+        if (run.Count == 0) return;
+        _runs.Add(run);
+        Count += run.Count;
+    }
+
+    public void RemoveLast()
+    {
+        var last = _runs[^1];
+        if (last.Count == 1) _runs.RemoveAt(_runs.Count - 1);
+        else _runs[^1] = last[..^1];
+        Count--;
+    }
+
+    public IEnumerator<MetricSample> GetEnumerator()
+    {
+        foreach (var run in _runs)
+        {
+            foreach (var sample in run) yield return sample;
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -63,3 +63,25 @@ public sealed class SegmentDecodeTests
         return Encoding.UTF8.GetBytes(reversed.ToJsonString());
     }
 }
+
+public sealed class SampleRunsTests
+{
+    [Fact]
+    public void Runs_read_as_one_list_and_lose_their_last_sample_across_a_run_boundary()
+    {
+        var samples = Enumerable.Range(0, 5).Select(i => new MetricSample(DateTime.UnixEpoch.AddTicks(i), "m", i, null)).ToArray();
+        var runs = new SampleRuns();
+        runs.Add(new ArraySegment<MetricSample>(samples, 0, 3));
+        runs.Add(new ArraySegment<MetricSample>(samples, 3, 0));
+        runs.Add(new ArraySegment<MetricSample>(samples, 3, 1));
+
+        Assert.Equal(samples[..4], runs);
+        Assert.Equal(samples[3], runs[3]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => runs[4]);
+        runs.RemoveLast();
+        Assert.Equal(samples[..3], runs);
+        runs.RemoveLast();
+        Assert.Equal(samples[..2], runs);
+        Assert.Equal(samples[1], runs[runs.Count - 1]);
+    }
+}
