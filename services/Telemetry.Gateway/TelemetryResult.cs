@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
@@ -75,14 +76,16 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
     /// <summary>Synchronous, so the loop's state stays out of the async state machine.</summary>
     private static void WritePoints(Utf8JsonWriter writer, IReadOnlyList<MetricSample> samples, NameCache names)
     {
+        var sources = new RepeatedTime();
         foreach (var sample in samples)
         {
             writer.WriteStartObject();
             writer.WriteString(Timestamp, sample.Timestamp);
             writer.WriteString(MetricName, names.Encoded(sample.MetricName));
             WriteValue(writer, sample.Value);
-            if (sample.SourceTimestamp is { } source) writer.WriteString(SourceTimestamp, source);
-            else writer.WriteNull(SourceTimestamp);
+            writer.WritePropertyName(SourceTimestamp);
+            if (sample.SourceTimestamp is { } source) writer.WriteRawValue(sources.Json(source), skipInputValidation: true);
+            else writer.WriteNullValue();
             writer.WriteEndObject();
         }
     }
@@ -99,6 +102,33 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
         else
         {
             writer.WriteNumber(Value, value);
+        }
+    }
+
+    /// <summary>Source times repeat (every metric of one scrape carries the scrape's), and formatting a time
+    /// is the dearest part of a point. The last one is kept as JSON, formatted by a <see cref="Utf8JsonWriter"/>
+    /// as the serializer formats it, and copied while it repeats.</summary>
+    private sealed class RepeatedTime
+    {
+        private readonly ArrayBufferWriter<byte> _json = new(64);
+        private readonly Utf8JsonWriter _writer;
+        private DateTime _last;
+        private bool _any;
+
+        public RepeatedTime() => _writer = new Utf8JsonWriter(_json);
+
+        public ReadOnlySpan<byte> Json(DateTime time)
+        {
+            // DateTime equality ignores the kind, which the format shows.
+            if (!_any || time.Ticks != _last.Ticks || time.Kind != _last.Kind)
+            {
+                _json.ResetWrittenCount();
+                _writer.Reset();
+                _writer.WriteStringValue(time);
+                _writer.Flush();
+                (_last, _any) = (time, true);
+            }
+            return _json.WrittenSpan;
         }
     }
 

@@ -42,6 +42,14 @@ public sealed class GatewayJsonTests
                 new(T0.AddMilliseconds(6), "m", 1e21, T0.AddTicks(10)),
                 new(T0.AddMilliseconds(7), "m", -123456789.125, T0.AddTicks(100)),
                 .. WholeAndNearlyWhole.Select((value, i) => new MetricSample(T0.AddSeconds(i), "DCGM_FI_DEV_FB_USED", value, T0)),
+                // Repeated source times, then the same instant in other kinds (DateTime equality ignores the kind).
+                new(T0, "m", 1, T0.AddTicks(5)),
+                new(T0, "m", 2, DateTime.SpecifyKind(T0.AddTicks(5), DateTimeKind.Unspecified)),
+                new(T0, "m", 3, DateTime.SpecifyKind(T0.AddTicks(5), DateTimeKind.Unspecified)),
+                new(T0, "m", 4, null),
+                new(T0, "m", 5, DateTime.SpecifyKind(T0.AddTicks(5), DateTimeKind.Unspecified)),
+                new(T0, "m", 6, T0.AddTicks(5)),
+                new(DateTime.SpecifyKind(T0, DateTimeKind.Unspecified), "m", 7, T0.AddTicks(5).ToLocalTime()),
             ],
         };
         var next = name == "next" ? TelemetryCursor.After(samples[2]) : (TelemetryCursor?)null;
