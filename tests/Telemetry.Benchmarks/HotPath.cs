@@ -91,12 +91,16 @@ internal static class HotPathProfile
     {
         var bench = new QueryPathBenchmarks { Store = "sqlite" };
         bench.Setup();
+        var listStore = new MemoryKeyValueStore();
+        await WindowFill.FillAsync(listStore, 10_000, 10);
+        var listing = new WindowReader(listStore);
         try
         {
             var steps = new (string, Func<Task>)[]
             {
                 ("read manifest + segments", bench.ReadFullSegments), ("query full window", bench.QueryFull),
                 ("write full window", bench.WriteFull), ("query 10% window", bench.QueryTenth),
+                ("list 100 of 10,000 GPUs", () => ListGpusAsync(listing)),
             };
             // Best of five rounds, steps interleaved: the least disturbed measure of each.
             var best = steps.Select(_ => (Cpu: double.MaxValue, Wall: double.MaxValue)).ToArray();
@@ -126,6 +130,11 @@ internal static class HotPathProfile
         {
             bench.Cleanup();
         }
+    }
+
+    private static async Task ListGpusAsync(WindowReader reader)
+    {
+        for (var i = 0; i < 20; i++) await reader.ListGpusAsync(new Telemetry.Core.Queries.GpuListQuery());
     }
 
     private static async Task AppendAsync(string name, IKeyValueStore store, int perGpu)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
 using Telemetry.Core.Storage;
@@ -14,6 +15,9 @@ public sealed class WindowReader(IKeyValueStore store)
 {
     private const int MaxReadAttempts = 5;
     private volatile DirectorySnapshot? _directory;
+    // The summary of each listed GPU's manifest version: a listing pages through manifests that mostly did not
+    // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.
+    private readonly ConcurrentDictionary<string, (string ETag, GpuSummary Summary)> _summaries = new(StringComparer.Ordinal);
 
     public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
 
@@ -34,10 +38,7 @@ public sealed class WindowReader(IKeyValueStore store)
         foreach (var gpu in page)
         {
             // A GPU is listed once its first samples committed; one registered by a writer that then died is not.
-            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item))
-            {
-                summaries.Add(Summarise(WindowCodec.DecodeManifest(item.Value)));
-            }
+            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item)) summaries.Add(SummaryOf(gpu.Uuid, item));
         }
         return new GpuPage(summaries, known.Count, query.Offset + page.Count < known.Count);
     }
@@ -147,6 +148,14 @@ public sealed class WindowReader(IKeyValueStore store)
     }
 
     private sealed record DirectorySnapshot(string Version, IReadOnlyList<GpuIdentity> Gpus);
+
+    private GpuSummary SummaryOf(string uuid, StoredItem manifest)
+    {
+        if (_summaries.TryGetValue(uuid, out var known) && known.ETag == manifest.ETag) return known.Summary;
+        var summary = Summarise(WindowCodec.DecodeManifest(manifest.Value));
+        _summaries[uuid] = (manifest.ETag, summary);
+        return summary;
+    }
 
     private static GpuSummary Summarise(WindowManifest manifest) => new(
         manifest.Gpu,
