@@ -220,8 +220,9 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
         _versionOf?.Dispose();
         _upsert?.Dispose();
         _delete?.Dispose();
-        _connection.Dispose();
+        // Readers first: the last connection to close checkpoints the WAL into the file, which only the writer can.
         while (_idleReaders.TryTake(out var reader)) reader.Dispose();
+        _connection.Dispose();
         _gate.Dispose();
         _readSlots.Dispose();
     }

@@ -122,6 +122,18 @@ public sealed class SqliteKeyValueStoreContractTests : KeyValueStoreContract, ID
         Assert.Equal("after", Text(await store.GetAsync("a")));
     }
 
+    [Fact]
+    public async Task Closing_after_reads_leaves_no_write_ahead_log_behind()
+    {
+        var path = _directory.File("closed.db");
+        var store = new SqliteKeyValueStore(path);
+        await store.SaveAsync("a", Bytes("a"), WriteCondition.Any);
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => store.GetManyAsync(["a", "b"]))));
+        store.Dispose();
+
+        Assert.False(File.Exists(path + "-wal"));
+    }
+
     public void Dispose()
     {
         foreach (var store in _opened) store.Dispose();
