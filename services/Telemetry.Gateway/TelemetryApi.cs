@@ -44,7 +44,7 @@ public static class TelemetryApi
         return gpu is null ? UnknownGpu(id) : TypedResults.Ok(GpuResponse.From(gpu));
     }
 
-    internal static async Task<Results<Ok<TelemetryResponse>, ProblemHttpResult>> GetTelemetry(
+    internal static async Task<Results<TelemetryResult, ProblemHttpResult>> GetTelemetry(
         WindowReader reader,
         string id,
         [FromQuery(Name = "start_time")] string? startTime,
@@ -59,14 +59,7 @@ public static class TelemetryApi
             return problem!;
         }
         var page = await reader.QueryAsync(id, query, cancellationToken);
-        if (page is null) return UnknownGpu(id);
-        var data = new TelemetryPoint[page.Samples.Count];
-        for (var i = 0; i < data.Length; i++)
-        {
-            var sample = page.Samples[i];
-            data[i] = new TelemetryPoint(sample.Timestamp, sample.MetricName, sample.Value, sample.SourceTimestamp);
-        }
-        return TypedResults.Ok(new TelemetryResponse(id, data, new CursorPagination(query.Limit, page.Next?.Encode())));
+        return page is null ? UnknownGpu(id) : new TelemetryResult(id, page, query.Limit);
     }
 
     internal static async Task<Ok<HostListResponse>> ListHosts(WindowReader reader, CancellationToken cancellationToken)

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Model;
 using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
+using Telemetry.Gateway;
 
 namespace Telemetry.Benchmarks;
 
@@ -72,6 +74,8 @@ internal static class HotPathProfile
         Console.WriteLine($"  segment size: {encoded.Length / 2048.0:0.0} B/sample");
         Console.WriteLine($"  codec writes what the serializer writes: {encoded.AsSpan().SequenceEqual(SerializerEncode(samples))}");
 
+        if (Environment.GetEnvironmentVariable("PROFILE_ONLY") != "append") await QueryPathAsync();
+        if (Environment.GetEnvironmentVariable("PROFILE_ONLY") == "query") return;
         foreach (var perGpu in new[] { 40, 200 })
         {
             await AppendAsync("memory", new MemoryKeyValueStore(), perGpu);
@@ -79,6 +83,58 @@ internal static class HotPathProfile
             using (var sqlite = new SqliteKeyValueStore(Path.Combine(dir.FullName, "t.db"))) await AppendAsync("sqlite", sqlite, perGpu);
             dir.Delete(true);
         }
+    }
+
+    /// <summary>The read side of figure 5 step by step, in CPU time per operation (steadier than wall time
+    /// on a shared machine): `PROFILE_ONLY=query Telemetry.Benchmarks profile`.</summary>
+    private static async Task QueryPathAsync()
+    {
+        var bench = new QueryPathBenchmarks { Store = "sqlite" };
+        bench.Setup();
+        var listStore = new MemoryKeyValueStore();
+        await WindowFill.FillAsync(listStore, 10_000, 10);
+        var listing = new WindowReader(listStore);
+        try
+        {
+            var steps = new (string, Func<Task>)[]
+            {
+                ("read manifest + segments", bench.ReadFullSegments), ("query full window", bench.QueryFull),
+                ("write full window", bench.WriteFull), ("query 10% window", bench.QueryTenth),
+                ("list 100 of 10,000 GPUs", () => ListGpusAsync(listing)),
+            };
+            // Best of five rounds, steps interleaved: the least disturbed measure of each.
+            var best = steps.Select(_ => (Cpu: double.MaxValue, Wall: double.MaxValue)).ToArray();
+            var gen2 = new int[steps.Length];
+            for (var round = 0; round < 5; round++)
+            {
+                for (var s = 0; s < steps.Length; s++)
+                {
+                    await steps[s].Item2();
+                    var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                    var clock = Stopwatch.StartNew();
+                    var collections = GC.CollectionCount(2);
+                    const int rounds = 5; // each run is QueryPathBenchmarks.Repeats operations
+                    for (var i = 0; i < rounds; i++) await steps[s].Item2();
+                    var ops = rounds * 20.0;
+                    gen2[s] += GC.CollectionCount(2) - collections;
+                    best[s] = (Math.Min(best[s].Cpu, (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / ops),
+                        Math.Min(best[s].Wall, clock.Elapsed.TotalMilliseconds / ops));
+                }
+            }
+            for (var s = 0; s < steps.Length; s++)
+            {
+                Console.WriteLine($"  {steps[s].Item1,-26} {best[s].Cpu,7:0.000} ms CPU/op, {best[s].Wall,7:0.000} ms wall/op (best of 5); {gen2[s] / 500.0:0.000} gen2 GCs/op");
+            }
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+
+    private static async Task ListGpusAsync(WindowReader reader)
+    {
+        for (var i = 0; i < 20; i++) await reader.ListGpusAsync(new Telemetry.Core.Queries.GpuListQuery());
     }
 
     private static async Task AppendAsync(string name, IKeyValueStore store, int perGpu)
@@ -180,4 +236,79 @@ internal sealed class CountingStore(IKeyValueStore inner) : IKeyValueStore
     public string Describe(long samples) =>
         $"{(Gets + GetMany + Executes) * 1000.0 / samples:0.00} calls/1k samples, {Operations * 1000.0 / samples:0.0} ops/1k, " +
         $"{BytesWritten / (double)samples:0.0} B written/sample, {BytesRead / (double)samples:0.0} B read/sample";
+}
+
+/// <summary>The read side of figure 5 without HTTP: full windows in the store, read and written as the
+/// telemetry endpoint writes them. `Telemetry.Benchmarks micro --filter *QueryPath*`.</summary>
+[MemoryDiagnoser]
+public class QueryPathBenchmarks
+{
+    private const int Repeats = 20;
+    private WindowReader _reader = null!;
+    private IKeyValueStore _store = null!;
+    private string? _dir;
+    private Telemetry.Core.Queries.TelemetryQuery _full = null!, _tenth = null!;
+    private Telemetry.Core.Queries.TelemetryPage _fullPage = null!;
+    private readonly Random _random = new(1);
+    private Microsoft.AspNetCore.Http.DefaultHttpContext _context = null!;
+
+    [Params("memory", "sqlite")] public string Store { get; set; } = "memory";
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        if (Store == "sqlite")
+        {
+            _dir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
+            _store = new SqliteKeyValueStore(Path.Combine(_dir, "t.db"));
+        }
+        else _store = new MemoryKeyValueStore();
+        WindowFill.FillAsync(_store, 1000, 10_000).GetAwaiter().GetResult();
+        _reader = new WindowReader(_store);
+        _full = new(Limit: 10_000);
+        var from = WindowFill.Origin.Ticks + 4_500L * WindowFill.Spacing;
+        _tenth = new(new DateTime(from, DateTimeKind.Utc), new DateTime(from + 999L * WindowFill.Spacing, DateTimeKind.Utc), Limit: 10_000);
+        _fullPage = _reader.QueryAsync(TestData.Uuid(0), _full).GetAwaiter().GetResult()!;
+        _context = new() { RequestServices = new ServiceCollection().AddLogging().AddTelemetryGateway().BuildServiceProvider() };
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        (_store as IDisposable)?.Dispose();
+        if (_dir is not null) Directory.Delete(_dir, true);
+    }
+
+    [Benchmark(OperationsPerInvoke = Repeats)]
+    public async Task QueryFull()
+    {
+        for (var i = 0; i < Repeats; i++) await _reader.QueryAsync(TestData.Uuid(_random.Next(1000)), _full);
+    }
+
+    [Benchmark(OperationsPerInvoke = Repeats)]
+    public async Task QueryTenth()
+    {
+        for (var i = 0; i < Repeats; i++) await _reader.QueryAsync(TestData.Uuid(_random.Next(1000)), _tenth);
+    }
+
+    [Benchmark(OperationsPerInvoke = Repeats)]
+    public async Task ReadFullSegments()
+    {
+        for (var i = 0; i < Repeats; i++)
+        {
+            var uuid = TestData.Uuid(_random.Next(1000));
+            var manifest = WindowCodec.DecodeManifest((await _store.GetAsync(WindowKeys.Manifest(uuid)))!.Value);
+            await _store.GetManyAsync([.. manifest.Segments.Select(s => WindowKeys.Segment(uuid, s.Id))]);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Repeats)]
+    public async Task WriteFull()
+    {
+        for (var i = 0; i < Repeats; i++)
+        {
+            _context.Response.Body = Stream.Null;
+            await new TelemetryResult("GPU-0", _fullPage, 10_000).ExecuteAsync(_context);
+        }
+    }
 }

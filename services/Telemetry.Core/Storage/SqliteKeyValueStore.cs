@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace Telemetry.Core.Storage;
@@ -9,12 +10,18 @@ namespace Telemetry.Core.Storage;
 /// created again never reuses an ETag a writer may still hold. The counter lives in the file (table
 /// <c>kv_meta</c>) and is advanced inside each write transaction, so it survives a restart even when the
 /// newest rows were deleted, and several connections to one file never hand out the same value.
+/// Writes are serialised on one connection; reads run on a small pool of read-only connections, which in
+/// WAL mode neither wait for the writer nor for each other (queries of many clients overlap).
 /// </summary>
 public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposable
 {
     private const int MaxKeysPerQuery = 500;
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly string _readConnectionString;
+    private readonly ConcurrentBag<SqliteConnection> _idleReaders = [];
+    private readonly SemaphoreSlim _readSlots = new(ReadConnections, ReadConnections);
+    private static readonly int ReadConnections = Math.Clamp(Environment.ProcessorCount, 2, 8);
     private readonly TimeProvider _clock;
     // Prepared once and reused for every operation (all use of the connection is under _gate): SQLite then
     // compiles each statement once instead of once per operation.
@@ -32,6 +39,12 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
             Pooling = false,
         }.ToString());
         _connection.Open();
+        _readConnectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadOnly,
+            Pooling = false,
+        }.ToString();
         Run("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=NORMAL;
@@ -60,13 +73,18 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
     {
         var result = new Dictionary<string, StoredItem>(keys.Count, StringComparer.Ordinal);
         if (keys.Count == 0) return result;
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        SqliteConnection? connection = null;
         try
         {
+            connection = RentReader();
             var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
+            // Several statements read one snapshot, as one did when reads and writes shared the gate.
+            using var transaction = keys.Count > MaxKeysPerQuery ? connection.BeginTransaction(deferred: true) : null;
             foreach (var chunk in keys.Chunk(MaxKeysPerQuery))
             {
-                using var command = _connection.CreateCommand();
+                using var command = connection.CreateCommand();
+                command.Transaction = transaction;
                 var names = new string[chunk.Length];
                 for (var i = 0; i < chunk.Length; i++)
                 {
@@ -86,9 +104,23 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
         }
         finally
         {
-            _gate.Release();
+            if (connection is not null) _idleReaders.Add(connection);
+            _readSlots.Release();
         }
         return result;
+    }
+
+    /// <summary>An idle read connection, or a new one while fewer than <see cref="ReadConnections"/> exist
+    /// (the caller holds one of <see cref="_readSlots"/>).</summary>
+    private SqliteConnection RentReader()
+    {
+        if (_idleReaders.TryTake(out var idle)) return idle;
+        var connection = new SqliteConnection(_readConnectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA busy_timeout=5000;";
+        command.ExecuteNonQuery();
+        return connection;
     }
 
     public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
@@ -188,8 +220,11 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
         _versionOf?.Dispose();
         _upsert?.Dispose();
         _delete?.Dispose();
+        // Readers first: the last connection to close checkpoints the WAL into the file, which only the writer can.
+        while (_idleReaders.TryTake(out var reader)) reader.Dispose();
         _connection.Dispose();
         _gate.Dispose();
+        _readSlots.Dispose();
     }
 
     private long ReadCounter(SqliteTransaction transaction)

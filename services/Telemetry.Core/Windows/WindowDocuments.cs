@@ -183,8 +183,12 @@ internal static class WindowCodec
     }
 
     /// <summary>Decodes a segment written by <see cref="Encode(ReadOnlySpan{MetricSample})"/> (or by the
-    /// serializer, which wrote the same document), reading the JSON once with <see cref="Utf8JsonReader"/>.</summary>
-    public static MetricSample[] DecodeSegment(byte[] bytes)
+    /// serializer, which wrote the same document), reading the JSON once with <see cref="Utf8JsonReader"/>.
+    /// Only the samples from index <paramref name="skip"/> on whose times lie in [<paramref name="from"/>,
+    /// <paramref name="to"/>] are returned (a segment's times never decrease): the time column comes first in
+    /// the document, so the other columns are then parsed over that range alone, which is what makes a
+    /// narrow time-range query cheap.</summary>
+    public static MetricSample[] DecodeSegment(byte[] bytes, int skip = 0, long from = long.MinValue, long to = long.MaxValue)
     {
         var reader = new Utf8JsonReader(bytes);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
@@ -192,57 +196,114 @@ internal static class WindowCodec
             if (reader.TokenType == JsonTokenType.Null) throw new InvalidDataException("Empty window segment.");
             throw new InvalidDataException("A window segment is not a JSON object.");
         }
+
+        // First the metric names and the times; a column met before the times is read on a second pass.
+        var start = reader;
+        var revisit = false;
         string[] metrics = [];
-        long[] times = [];
+        long[]? times = null;
+        while (times is null && reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals(TimesName)) times = ReadTimes(ref reader);
+            else if (reader.ValueTextEquals(MetricsName)) metrics = ReadStrings(ref reader);
+            else
+            {
+                revisit = true;
+                reader.Skip();
+            }
+        }
+        times ??= [];
+        if (revisit) reader = start;
+
+        var first = Math.Min(skip, times.Length);
+        while (first < times.Length && times[first] < from) first++;
+        var end = first;
+        while (end < times.Length && times[end] <= to) end++;
+
         int[] index = [];
         double[] values = [];
-        long?[]? sources = null;
-        var length = -1;
+        DateTime?[]? sources = null;
+        int indexLength = 0, valuesLength = 0, sourcesLength = times.Length;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals(MetricsName)) metrics = ReadStrings(ref reader);
-            else if (reader.ValueTextEquals(TimesName)) times = ReadArray(ref reader, static (ref Utf8JsonReader r) => r.GetInt64());
-            else if (reader.ValueTextEquals(IndexName)) index = ReadArray(ref reader, static (ref Utf8JsonReader r) => r.GetInt32());
-            else if (reader.ValueTextEquals(ValuesName)) values = ReadArray(ref reader, ReadDouble);
-            else if (reader.ValueTextEquals(SourcesName)) sources = ReadArray(ref reader,
-                static (ref Utf8JsonReader r) => r.TokenType == JsonTokenType.Null ? (long?)null : r.GetInt64());
+            if (reader.ValueTextEquals(IndexName)) index = ReadRange(ref reader, first, end, static (ref Utf8JsonReader r) => r.GetInt32(), out indexLength);
+            else if (reader.ValueTextEquals(ValuesName)) values = ReadRange(ref reader, first, end, ReadDouble, out valuesLength);
+            else if (reader.ValueTextEquals(SourcesName)) sources = ReadSources(ref reader, first, end, out sourcesLength);
+            else if (reader.ValueTextEquals(MetricsName)) metrics = ReadStrings(ref reader);
             else reader.Skip();
         }
-        length = times.Length;
-        sources ??= new long?[length];
-        if (index.Length != length || values.Length != length || sources.Length != length)
+        if (indexLength != times.Length || valuesLength != times.Length || sourcesLength != times.Length)
             throw new InvalidDataException("A window segment's columns differ in length.");
 
-        var samples = new MetricSample[length];
-        long time = 0, source = 0;
+        var samples = new MetricSample[end - first];
         for (var i = 0; i < samples.Length; i++)
         {
-            time += times[i];
-            DateTime? sourceTime = null;
-            if (sources[i] is { } delta)
-            {
-                source += delta;
-                sourceTime = new DateTime(source, DateTimeKind.Utc);
-            }
-            samples[i] = new MetricSample(new DateTime(time, DateTimeKind.Utc), metrics[index[i]], values[i], sourceTime);
+            samples[i] = new MetricSample(new DateTime(times[first + i], DateTimeKind.Utc), metrics[index[i]], values[i], sources?[i]);
         }
         return samples;
     }
 
     private delegate T ElementReader<T>(ref Utf8JsonReader reader);
 
-    private static T[] ReadArray<T>(ref Utf8JsonReader reader, ElementReader<T> read)
+    /// <summary>The time column as absolute ticks (it is stored as deltas).</summary>
+    private static long[] ReadTimes(ref Utf8JsonReader reader)
     {
-        if (!reader.Read()) throw new InvalidDataException("Truncated window segment.");
-        if (reader.TokenType == JsonTokenType.Null) return [];
-        if (reader.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("A window segment column is not an array.");
+        var times = ReadAll(ref reader, static (ref Utf8JsonReader r) => r.GetInt64());
+        long time = 0;
+        for (var i = 0; i < times.Length; i++) times[i] = time += times[i];
+        return times;
+    }
+
+    private static T[] ReadAll<T>(ref Utf8JsonReader reader, ElementReader<T> read)
+    {
+        if (!StartColumn(ref reader)) return [];
         var items = new List<T>(2048);
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) items.Add(read(ref reader));
         return [.. items];
     }
 
+    /// <summary>The elements of an array column at indexes [<paramref name="first"/>, <paramref name="end"/>);
+    /// the others are stepped over unparsed. <paramref name="length"/> counts them all.</summary>
+    private static T[] ReadRange<T>(ref Utf8JsonReader reader, int first, int end, ElementReader<T> read, out int length)
+    {
+        length = 0;
+        if (!StartColumn(ref reader)) return [];
+        var items = new T[end - first];
+        for (; reader.Read() && reader.TokenType != JsonTokenType.EndArray; length++)
+        {
+            if (length >= first && length < end) items[length - first] = read(ref reader);
+        }
+        return items;
+    }
+
+    /// <summary>Source times over [<paramref name="first"/>, <paramref name="end"/>): every delta before
+    /// <paramref name="end"/> counts, since each is relative to the previous non-null one.</summary>
+    private static DateTime?[] ReadSources(ref Utf8JsonReader reader, int first, int end, out int length)
+    {
+        length = 0;
+        if (!StartColumn(ref reader)) return [];
+        var sources = new DateTime?[end - first];
+        long source = 0;
+        for (; reader.Read() && reader.TokenType != JsonTokenType.EndArray; length++)
+        {
+            if (length >= end || reader.TokenType == JsonTokenType.Null) continue;
+            source += reader.GetInt64();
+            if (length >= first) sources[length - first] = new DateTime(source, DateTimeKind.Utc);
+        }
+        return sources;
+    }
+
+    /// <summary>False for a null column (read as empty).</summary>
+    private static bool StartColumn(ref Utf8JsonReader reader)
+    {
+        if (!reader.Read()) throw new InvalidDataException("Truncated window segment.");
+        if (reader.TokenType == JsonTokenType.Null) return false;
+        if (reader.TokenType != JsonTokenType.StartArray) throw new InvalidDataException("A window segment column is not an array.");
+        return true;
+    }
+
     private static string[] ReadStrings(ref Utf8JsonReader reader) =>
-        ReadArray(ref reader, static (ref Utf8JsonReader r) => r.GetString() ?? throw new InvalidDataException("A null metric name."));
+        ReadAll(ref reader, static (ref Utf8JsonReader r) => r.GetString() ?? throw new InvalidDataException("A null metric name."));
 
     private static double ReadDouble(ref Utf8JsonReader reader)
     {

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
 using Telemetry.Core.Storage;
@@ -14,6 +15,9 @@ public sealed class WindowReader(IKeyValueStore store)
 {
     private const int MaxReadAttempts = 5;
     private volatile DirectorySnapshot? _directory;
+    // The summary of each listed GPU's manifest version: a listing pages through manifests that mostly did not
+    // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.
+    private readonly ConcurrentDictionary<string, (string ETag, GpuSummary Summary)> _summaries = new(StringComparer.Ordinal);
 
     public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
 
@@ -34,10 +38,7 @@ public sealed class WindowReader(IKeyValueStore store)
         foreach (var gpu in page)
         {
             // A GPU is listed once its first samples committed; one registered by a writer that then died is not.
-            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item))
-            {
-                summaries.Add(Summarise(WindowCodec.DecodeManifest(item.Value)));
-            }
+            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item)) summaries.Add(SummaryOf(gpu.Uuid, item));
         }
         return new GpuPage(summaries, known.Count, query.Offset + page.Count < known.Count);
     }
@@ -80,7 +81,7 @@ public sealed class WindowReader(IKeyValueStore store)
         }
 
         var wanted = query.Limit + 1; // one more than a page tells whether another page exists
-        var found = new List<MetricSample>(Math.Min(wanted, 4096));
+        var found = new SampleRuns();
         var next = 0;
         while (next < candidates.Count && found.Count < wanted)
         {
@@ -104,24 +105,23 @@ public sealed class WindowReader(IKeyValueStore store)
             {
                 var segment = manifest.Segments[candidates[i]];
                 if (!read.TryGetValue(WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id), out var stored)) return null;
-                var samples = WindowCodec.DecodeSegment(stored.Value);
-                for (var s = segment.Skip; s < samples.Length && found.Count < wanted; s++)
+                var samples = WindowCodec.DecodeSegment(stored.Value, segment.Skip, from, to);
+                var kept = 0; // the samples that pass are moved to the front of the decoded run, which then joins the page
+                foreach (var sample in samples)
                 {
-                    var sample = samples[s];
-                    var ticks = sample.Timestamp.Ticks;
-                    if (ticks < from) continue;
-                    if (ticks > to) break;
+                    if (found.Count + kept == wanted) break;
                     if (query.After is { } position && !position.Precedes(sample)) continue;
                     if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
-                    found.Add(sample);
+                    samples[kept++] = sample;
                 }
+                found.Add(new ArraySegment<MetricSample>(samples, 0, kept));
             }
             next += take;
         }
 
         if (found.Count <= query.Limit) return new TelemetryPage(found, null);
-        found.RemoveAt(found.Count - 1);
-        return new TelemetryPage(found, TelemetryCursor.After(found[^1]));
+        found.RemoveLast();
+        return new TelemetryPage(found, TelemetryCursor.After(found[found.Count - 1]));
     }
 
     /// <summary>Every known GPU, ordered by hostname, then GPU index, then uuid. The buckets are read on every
@@ -149,9 +149,66 @@ public sealed class WindowReader(IKeyValueStore store)
 
     private sealed record DirectorySnapshot(string Version, IReadOnlyList<GpuIdentity> Gpus);
 
+    private GpuSummary SummaryOf(string uuid, StoredItem manifest)
+    {
+        if (_summaries.TryGetValue(uuid, out var known) && known.ETag == manifest.ETag) return known.Summary;
+        var summary = Summarise(WindowCodec.DecodeManifest(manifest.Value));
+        _summaries[uuid] = (manifest.ETag, summary);
+        return summary;
+    }
+
     private static GpuSummary Summarise(WindowManifest manifest) => new(
         manifest.Gpu,
         new DateTime(manifest.FirstSeen, DateTimeKind.Utc),
         new DateTime(manifest.LastSeen, DateTimeKind.Utc),
         manifest.Retained);
+}
+
+/// <summary>A page's samples as the runs they were decoded in, neither copied into one array nor held in one:
+/// a full page as one array (10,000 samples, 400 kB) lands on the large-object heap, and every such
+/// allocation brings a full collection nearer. A run of one default-size segment stays below that heap.</summary>
+internal sealed class SampleRuns : IReadOnlyList<MetricSample>
+{
+    private readonly List<ArraySegment<MetricSample>> _runs = [];
+
+    public int Count { get; private set; }
+
+    public MetricSample this[int index]
+    {
+        get
+        {
+            if ((uint)index >= (uint)Count) throw new ArgumentOutOfRangeException(nameof(index));
+            foreach (var run in _runs)
+            {
+                if (index < run.Count) return run[index];
+                index -= run.Count;
+            }
+            throw new InvalidOperationException("Unreachable.");
+        }
+    }
+
+    public void Add(ArraySegment<MetricSample> run)
+    {
+        if (run.Count == 0) return;
+        _runs.Add(run);
+        Count += run.Count;
+    }
+
+    public void RemoveLast()
+    {
+        var last = _runs[^1];
+        if (last.Count == 1) _runs.RemoveAt(_runs.Count - 1);
+        else _runs[^1] = last[..^1];
+        Count--;
+    }
+
+    public IEnumerator<MetricSample> GetEnumerator()
+    {
+        foreach (var run in _runs)
+        {
+            foreach (var sample in run) yield return sample;
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

@@ -444,6 +444,22 @@ public abstract class WindowStoreContract
     }
 
     [Fact]
+    public async Task Gpu_list_follows_appends_to_a_listed_gpu()
+    {
+        var (_, writer, reader) = Open(Roomy);
+        await writer.AppendAsync([Batch(Gpu(3, 1), Instants(0, 1))]);
+        var before = Assert.Single((await reader.ListGpusAsync(new GpuListQuery())).Gpus);
+
+        // The reader keeps each listed manifest's summary; a new version of the manifest must replace it.
+        await writer.AppendAsync([Batch(Gpu(3, 1), Instants(2, 5))]);
+        var after = Assert.Single((await reader.ListGpusAsync(new GpuListQuery())).Gpus);
+
+        Assert.True(after.Samples > before.Samples);
+        Assert.True(after.LastSeen > before.LastSeen);
+        Assert.Equal(after, await reader.GetGpuAsync(Gpu(3, 1).Uuid));
+    }
+
+    [Fact]
     public async Task Gpu_list_follows_new_gpus_and_changed_identities_between_reads()
     {
         var (_, writer, reader) = Open(Roomy);

@@ -1,0 +1,100 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Telemetry.Core.Model;
+using Telemetry.Core.Queries;
+using Telemetry.Gateway;
+using HttpJsonOptions = Microsoft.AspNetCore.Http.Json.JsonOptions;
+
+namespace Telemetry.Service.Tests;
+
+/// <summary>The telemetry endpoint writes its JSON by hand (<see cref="TelemetryResult"/>); these hold it to
+/// the bytes the serializer writes for <see cref="TelemetryResponse"/> with the gateway's JSON options.</summary>
+public sealed class GatewayJsonTests
+{
+    private static readonly DateTime T0 = new(2025, 7, 18, 20, 42, 34, DateTimeKind.Utc);
+
+    public static TheoryData<string> Pages => ["empty", "tricky", "next"];
+
+    // Whole values take a shortcut in the writer; these are its edges.
+    private static readonly double[] WholeAndNearlyWhole =
+    [
+        0, -0.0, 1, -1, 80, 1234, 81559, 2147483648, -2147483649, 99999999999999, 999999999999999, -999999999999999,
+        1e15, -1e15, 1e15 + 2, 9007199254740993, 1e16, 1e300, -1e300, 0.1, 999999999999999.9, 1e-7, 5e-324, 12.5,
+        long.MaxValue, long.MinValue, 1.7976931348623157E+308,
+    ];
+
+    [Theory]
+    [MemberData(nameof(Pages))]
+    public async Task Telemetry_json_is_byte_for_byte_what_the_serializer_writes(string name)
+    {
+        MetricSample[] samples = name switch
+        {
+            "empty" => [],
+            _ =>
+            [
+                new(T0, "DCGM_FI_DEV_GPU_TEMP", 41, T0.AddSeconds(-1)),
+                new(T0.AddTicks(1), "temp \"quoted\" <b>&amp;</b> \\ \u0001", -0.0, null),
+                new(T0.AddTicks(1234567), "température_GPU_温度_😀", 1.0 / 3, new DateTime(1, 1, 1, 0, 0, 0, DateTimeKind.Utc)),
+                new(DateTime.MaxValue.ToUniversalTime(), "m", double.MaxValue, DateTime.SpecifyKind(DateTime.MaxValue, DateTimeKind.Utc)),
+                new(T0.AddMilliseconds(5), "m", double.Epsilon, T0),
+                new(T0.AddMilliseconds(6), "m", 1e21, T0.AddTicks(10)),
+                new(T0.AddMilliseconds(7), "m", -123456789.125, T0.AddTicks(100)),
+                .. WholeAndNearlyWhole.Select((value, i) => new MetricSample(T0.AddSeconds(i), "DCGM_FI_DEV_FB_USED", value, T0)),
+                // Repeated source times, then the same instant in other kinds (DateTime equality ignores the kind).
+                new(T0, "m", 1, T0.AddTicks(5)),
+                new(T0, "m", 2, DateTime.SpecifyKind(T0.AddTicks(5), DateTimeKind.Unspecified)),
+                new(T0, "m", 3, DateTime.SpecifyKind(T0.AddTicks(5), DateTimeKind.Unspecified)),
+                new(T0, "m", 4, null),
+                new(T0, "m", 5, DateTime.SpecifyKind(T0.AddTicks(5), DateTimeKind.Unspecified)),
+                new(T0, "m", 6, T0.AddTicks(5)),
+                new(DateTime.SpecifyKind(T0, DateTimeKind.Unspecified), "m", 7, T0.AddTicks(5).ToLocalTime()),
+            ],
+        };
+        var next = name == "next" ? TelemetryCursor.After(samples[2]) : (TelemetryCursor?)null;
+        var page = new TelemetryPage(samples, next);
+
+        var written = await WriteAsync(new TelemetryResult("GPU-ü\"1", page, 500));
+        var expected = JsonSerializer.SerializeToUtf8Bytes(new TelemetryResponse("GPU-ü\"1",
+            [.. samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
+            new CursorPagination(500, next?.Encode())), GatewayOptions());
+
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
+    }
+
+    [Theory]
+    [InlineData(double.NaN)]
+    [InlineData(double.PositiveInfinity)]
+    [InlineData(double.NegativeInfinity)]
+    public async Task Non_finite_values_fail_as_the_serializer_fails(double value)
+    {
+        var page = new TelemetryPage([new MetricSample(T0, "m", value, null)], null);
+        Assert.Throws<ArgumentException>(() => JsonSerializer.SerializeToUtf8Bytes(
+            new TelemetryResponse("g", [new TelemetryPoint(T0, "m", value, null)], new CursorPagination(1, null)), GatewayOptions()));
+        await Assert.ThrowsAsync<ArgumentException>(() => WriteAsync(new TelemetryResult("g", page, 1)));
+    }
+
+    [Fact]
+    public async Task A_full_page_is_written_whole()
+    {
+        var samples = Enumerable.Range(0, 10_000).Select(i => new MetricSample(T0.AddTicks(i), "DCGM_FI_DEV_GPU_UTIL", i, null)).ToArray();
+        using var document = JsonDocument.Parse(await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 10_000)));
+        Assert.Equal(10_000, document.RootElement.GetProperty("data").GetArrayLength());
+    }
+
+    private static readonly ServiceProvider Services = new ServiceCollection().AddLogging().AddTelemetryGateway().BuildServiceProvider();
+
+    private static JsonSerializerOptions GatewayOptions() => Services.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
+
+    private static async Task<byte[]> WriteAsync(IResult result)
+    {
+        var context = new DefaultHttpContext { RequestServices = Services };
+        using var body = new MemoryStream();
+        context.Response.Body = body;
+        await result.ExecuteAsync(context);
+        Assert.Equal("application/json; charset=utf-8", context.Response.ContentType);
+        Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
+        return body.ToArray();
+    }
+}
