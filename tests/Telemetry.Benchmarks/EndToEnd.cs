@@ -4,8 +4,8 @@ using System.Text.Json;
 
 namespace Telemetry.Benchmarks;
 
-internal sealed record EndToEndResult(string Store, long Samples, double Seconds, double SamplesPerSecond, double FromStartPerSecond,
-    double FirstQueryableSeconds, double DelayP50Ms, double DelayP99Ms, int DelaySamples, long QueryableInWindows, double CpuMicrosecondsPerSample);
+internal sealed record EndToEndResult(string Store, long Samples, double Seconds, double SamplesPerSecond, double BeforePerSecond,
+    double BeforeSeconds, double FirstQueryableSeconds, double DelayP50Ms, double DelayP99Ms, int DelaySamples, long QueryableInWindows, double CpuMicrosecondsPerSample);
 
 /// <summary>
 /// Figures 2 and 7: the embedded service run as shipped (`dotnet Telemetry.Standalone.dll` in a process of its own,
@@ -13,9 +13,10 @@ internal sealed record EndToEndResult(string Store, long Samples, double Seconds
 /// pass is new data) until N samples have been committed to the window store, i.e. are queryable. Committed samples
 /// are counted with the service's own <c>telemetry_samples_stored_total</c> (read from its metrics endpoint every
 /// 20 ms) because windows of 247 GPUs hold at most 2.47M samples: past that, eviction makes "samples in windows"
-/// stop growing. The rate is the steady state, from the moment a quarter of N is stored to the moment N is: the first
-/// quarter holds start-up and most of the JIT's tier-up of the hot paths, reported beside it (process start to first
-/// sample queryable, rate from process start). Meanwhile a poller reads the newest
+/// stop growing. Figure 2 measures a service that has been running a while: it streams for a warm-up period first
+/// (start-up, the JIT's tier-up of the hot paths, windows filling), then N more samples are timed; the start-up is
+/// reported beside it (process start to first sample queryable, rate during the warm-up). Figure 7 has no warm-up,
+/// so its windows fill during the run, and is timed from a quarter of N to N. Meanwhile a poller reads the newest
 /// telemetry of four GPUs over REST and, for every sample it sees for the first time, records (time seen − stamped
 /// time): the read-to-queryable delay, overstated by at most one poll cycle.
 /// </summary>
@@ -29,7 +30,11 @@ internal static class EndToEnd
         "GPU-6c8915d7-f04d-beb9-3e8a-e06f97ca4480", "GPU-9ba418e1-59be-2f2e-6031-e3f6b7c64ad7",
     ];
 
-    public static async Task<EndToEndResult> RunAsync(string store, long target, bool pollDelay)
+    /// <param name="warmUp">When positive, the service streams this long before the clock starts, and then
+    /// <paramref name="target"/> more samples are measured (figure 2: a service that has been running a while, its
+    /// windows full and evicting). When zero, the run is measured from a quarter of <paramref name="target"/> to
+    /// <paramref name="target"/> (figure 7: windows fill during the run).</param>
+    public static async Task<EndToEndResult> RunAsync(string store, long target, bool pollDelay, TimeSpan warmUp)
     {
         var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
         try
@@ -46,37 +51,40 @@ internal static class EndToEnd
             using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
             using var done = new CancellationTokenSource();
             var delays = new List<double>();
-            long stored = 0;
-            var poller = pollDelay ? Task.Run(() => PollAsync(api, delays, () => Volatile.Read(ref stored) > target * 0.05, done.Token)) : Task.CompletedTask;
+            var measuring = 0; // delays count only while measuring: the warm-up's describe start-up, not the pipeline
+            var poller = pollDelay ? Task.Run(() => PollAsync(api, delays, () => Volatile.Read(ref measuring) == 1, done.Token)) : Task.CompletedTask;
 
-            double? firstQueryable = null, steadyFrom = null;
-            long steadyFromSamples = 0;
-            var steadyCpu = TimeSpan.Zero;
+            double? firstQueryable = null;
+            double fromSeconds = 0;
+            long stored = 0, fromSamples = 0, end = target;
+            var fromCpu = TimeSpan.Zero;
             var nextReport = TimeSpan.FromSeconds(5);
-            while (stored < target)
+            while (measuring == 0 || stored < end)
             {
                 await Task.Delay(20);
-                Volatile.Write(ref stored, (long)await service.CounterAsync(Stored));
-                if (clock.Elapsed > TimeSpan.FromMinutes(10)) throw new TimeoutException($"{stored:N0} of {target:N0} samples stored after 10 minutes.");
+                stored = (long)await service.CounterAsync(Stored);
+                if (clock.Elapsed > warmUp + TimeSpan.FromMinutes(10)) throw new TimeoutException($"{stored:N0} of {end:N0} samples stored after {clock.Elapsed}.");
                 if (stored > 0) firstQueryable ??= clock.Elapsed.TotalSeconds;
-                if (steadyFrom is null && stored >= target / 4)
+                if (measuring == 0 && (warmUp > TimeSpan.Zero ? clock.Elapsed >= warmUp : stored >= target / 4))
                 {
-                    (steadyFrom, steadyFromSamples, steadyCpu) = (clock.Elapsed.TotalSeconds, stored, service.Cpu);
+                    (fromSeconds, fromSamples, fromCpu) = (clock.Elapsed.TotalSeconds, stored, service.Cpu);
+                    if (warmUp > TimeSpan.Zero) end = stored + target;
+                    Volatile.Write(ref measuring, 1);
                 }
                 if (clock.Elapsed < nextReport) continue;
                 nextReport += TimeSpan.FromSeconds(5);
-                Console.WriteLine($"    {store}: {stored:N0} of {target:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s");
+                Console.WriteLine($"    {store}: {stored:N0} samples stored after {clock.Elapsed.TotalSeconds:0} s{(measuring == 0 ? " (warming up)" : $", measuring until {end:N0}")}");
             }
             var seconds = clock.Elapsed.TotalSeconds;
-            var cpu = service.Cpu - steadyCpu;
+            var cpu = service.Cpu - fromCpu;
             done.Cancel();
             try { await poller; } catch (OperationCanceledException) { }
 
             var inWindows = await SamplesInWindowsAsync(api);
-            var steadySamples = stored - steadyFromSamples;
-            return new EndToEndResult(store, stored, seconds, steadySamples / (seconds - steadyFrom!.Value), stored / seconds,
-                firstQueryable!.Value, Stats.Percentile(delays, 50), Stats.Percentile(delays, 99), delays.Count, inWindows,
-                cpu.TotalSeconds / steadySamples * 1e6);
+            var measured = stored - fromSamples;
+            return new EndToEndResult(store, warmUp > TimeSpan.Zero ? measured : stored, seconds - fromSeconds, measured / (seconds - fromSeconds),
+                fromSamples / fromSeconds, fromSeconds, firstQueryable!.Value, Stats.Percentile(delays, 50), Stats.Percentile(delays, 99), delays.Count,
+                inWindows, cpu.TotalSeconds / measured * 1e6);
         }
         finally
         {
