@@ -16,7 +16,8 @@ internal sealed record EndToEndResult(string Store, long Samples, double Seconds
 /// stop growing. Figure 2 measures a service that has been running a while: it streams for a warm-up period first
 /// (start-up, the JIT's tier-up of the hot paths, windows filling), then N more samples are timed; the start-up is
 /// reported beside it (process start to first sample queryable, rate during the warm-up). Figure 7 has no warm-up,
-/// so its windows fill during the run, and is timed from a quarter of N to N. Meanwhile a poller reads the newest
+/// so its windows fill during the run, and is timed from a quarter of N to N, with tiered compilation off: every
+/// method is fully optimised from its first call, so the curve shows the pipeline, not the JIT catching up. Meanwhile a poller reads the newest
 /// telemetry of four GPUs over REST and, for every sample it sees for the first time, records (time seen − stamped
 /// time): the read-to-queryable delay, overstated by at most one poll cycle.
 /// </summary>
@@ -34,20 +35,23 @@ internal static class EndToEnd
     /// <paramref name="target"/> more samples are measured (figure 2: a service that has been running a while, its
     /// windows full and evicting). When zero, the run is measured from a quarter of <paramref name="target"/> to
     /// <paramref name="target"/> (figure 7: windows fill during the run).</param>
-    public static async Task<EndToEndResult> RunAsync(string store, long target, bool pollDelay, TimeSpan warmUp)
+    /// <param name="runtime">Extra environment for the service's runtime (figure 7 turns tiered compilation off).</param>
+    public static async Task<EndToEndResult> RunAsync(string store, long target, bool pollDelay, TimeSpan warmUp,
+        IReadOnlyDictionary<string, string>? runtime = null)
     {
         var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
         try
         {
             var clock = Stopwatch.StartNew();
-            await using var service = await AppProcess.StartAsync("Standalone", new Dictionary<string, string>
+            var environment = new Dictionary<string, string>(runtime ?? new Dictionary<string, string>())
             {
                 ["CSV_FILE"] = Paths.ReferenceCsv,
                 ["RATE"] = "0",
                 ["LOOP"] = "true",
                 ["CHECKPOINT_ENABLED"] = store == "sqlite" ? "true" : "false",
                 ["DATA_DIR"] = dataDir,
-            }, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
+            };
+            await using var service = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
             using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
             using var done = new CancellationTokenSource();
             var delays = new List<double>();
