@@ -15,6 +15,10 @@ internal sealed class SidecarGatedRowShare(SidecarGate sidecar, IRowShare inner)
     public Task CompleteAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken) =>
         inner.CompleteAsync(claim, nextRow, endOfFile, cancellationToken);
 
+    /// <summary>A claim was made, so the sidecar has answered: straight through to the plan's single write.</summary>
+    public Task<RowClaim?> CompleteAndClaimAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken) =>
+        inner.CompleteAndClaimAsync(claim, nextRow, endOfFile, cancellationToken);
+
     /// <summary>The host disposes this with its services; the shared plan's lease renewal must stop with it.</summary>
     public ValueTask DisposeAsync() => inner is IAsyncDisposable disposable ? disposable.DisposeAsync() : ValueTask.CompletedTask;
 }

@@ -36,25 +36,37 @@ public sealed partial class StreamerWorker(
         await Task.Yield();
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
+            RowClaim? claim;
+            try
             {
-                RowClaim? claim;
-                try
-                {
-                    claim = await rowShare.ClaimAsync(stoppingToken);
-                }
-                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-                {
-                    break;
-                }
-                if (claim is null) break;
+                claim = await rowShare.ClaimAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                claim = null;
+            }
+            while (claim is not null)
+            {
                 var (nextRow, endOfFile) = await StreamClaimAsync(claim, stoppingToken);
-                await rowShare.CompleteAsync(claim, nextRow, endOfFile, CancellationToken.None);
                 if (endOfFile)
                 {
                     LogPassDone(claim.Pass, _options.CsvFile, _passRead, _passRejected);
                     status.PassCompleted();
                     CloseFile();
+                }
+                if (stoppingToken.IsCancellationRequested)
+                {
+                    // Hand back what was not streamed, so another replica resumes there.
+                    await rowShare.CompleteAsync(claim, nextRow, endOfFile, CancellationToken.None);
+                    break;
+                }
+                try
+                {
+                    claim = await rowShare.CompleteAndClaimAsync(claim, nextRow, endOfFile, stoppingToken);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break; // the completion was written; only the wait for more rows was cancelled
                 }
             }
         }

@@ -23,6 +23,15 @@ public interface IRowShare
     /// (the claim's end when finished; less when stopping, so another replica resumes there);
     /// <paramref name="endOfFile"/> when the file ended inside the claim.</summary>
     Task CompleteAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken);
+
+    /// <summary><see cref="CompleteAsync"/> then <see cref="ClaimAsync"/>. The completion is never cancelled;
+    /// <paramref name="cancellationToken"/> cancels only the wait for the next claim. A shared plan does both in
+    /// one write.</summary>
+    async Task<RowClaim?> CompleteAndClaimAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken)
+    {
+        await CompleteAsync(claim, nextRow, endOfFile, CancellationToken.None).ConfigureAwait(false);
+        return await ClaimAsync(cancellationToken).ConfigureAwait(false);
+    }
 }
 
 /// <summary>Rows [<see cref="FirstRow"/>, <see cref="EndRow"/>) of pass <see cref="Pass"/>.</summary>

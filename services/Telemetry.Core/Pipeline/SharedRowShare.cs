@@ -68,6 +68,20 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>One read and one guarded write of the plan for both, instead of two of each: at full speed the
+    /// claims were most of a streamer's state calls (docs/performance.md, figure 4).</summary>
+    public async Task<RowClaim?> CompleteAndClaimAsync(RowClaim claim, long nextRow, bool endOfFile, CancellationToken cancellationToken)
+    {
+        var (next, finished) = await UpdateWhenReachableAsync(plan =>
+        {
+            if (plan.Pass == claim.Pass) Complete(plan, claim, nextRow, endOfFile);
+            var (_, taken, done) = TryClaim(plan);
+            return (true, taken, done);
+        }, CancellationToken.None).ConfigureAwait(false);
+        if (next is not null || finished) return next;
+        return await ClaimAsync(cancellationToken).ConfigureAwait(false); // nothing free yet: wait as a claim does
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
