@@ -1,6 +1,4 @@
 extern alias standalone;
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -69,12 +67,7 @@ internal sealed class EmbeddedHost : IAsyncDisposable
         try { Directory.Delete(DataDir, recursive: true); } catch (IOException) { }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => AppProcess.FreePort();
 
     private sealed class BaselineFilter(BaselineResponses responses) : IStartupFilter
     {
