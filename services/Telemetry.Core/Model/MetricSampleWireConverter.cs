@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
-using System.Text;
 using System.Text.Json;
+using Telemetry.Core.Csv;
 using System.Text.Json.Serialization;
 
 namespace Telemetry.Core.Model;
@@ -24,9 +24,9 @@ public sealed class MetricSampleWireConverter : JsonConverter<MetricSample>
     /// <summary>Metric names seen so far, so each is one string however many samples carry it. Bounded: a
     /// publisher inventing names cannot grow it past this; further names are simply not shared.</summary>
     private const int MaxSharedNames = 4096;
-    private static readonly ConcurrentDictionary<string, string> Names = new(StringComparer.Ordinal);
-    private static readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> NamesByChars =
-        Names.GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly ConcurrentDictionary<byte[], string> Names = new(ByteKeyComparer.Instance);
+    private static readonly ConcurrentDictionary<byte[], string>.AlternateLookup<ReadOnlySpan<byte>> NamesByBytes =
+        Names.GetAlternateLookup<ReadOnlySpan<byte>>();
     private static int _sharedNames;
 
     public override void Write(Utf8JsonWriter writer, MetricSample value, JsonSerializerOptions options)
@@ -81,17 +81,15 @@ public sealed class MetricSampleWireConverter : JsonConverter<MetricSample>
         return new MetricSample(timestamp.Value, metricName, value.Value, source);
     }
 
+    /// <summary>Looked up by the name's UTF-8 bytes, as the CSV reader looks up its names: a hit allocates nothing.</summary>
     private static string SharedName(ref Utf8JsonReader reader)
     {
         if (reader.TokenType != JsonTokenType.String) throw new JsonException("metric_name must be a string.");
-        // Escaped, split across buffers or unusually long: rare, and simply not shared.
-        if (reader.ValueIsEscaped || reader.HasValueSequence || reader.ValueSpan.Length > 256) return reader.GetString()!;
-        Span<char> chars = stackalloc char[256];
-        var count = Encoding.UTF8.GetChars(reader.ValueSpan, chars);
-        var name = chars[..count];
-        if (NamesByChars.TryGetValue(name, out var known)) return known;
-        var created = name.ToString();
-        if (Interlocked.Increment(ref _sharedNames) <= MaxSharedNames) return Names.GetOrAdd(created, created);
+        // Escaped or split across buffers: rare, and simply not shared.
+        if (reader.ValueIsEscaped || reader.HasValueSequence) return reader.GetString()!;
+        if (NamesByBytes.TryGetValue(reader.ValueSpan, out var known)) return known;
+        var created = reader.GetString()!;
+        if (Interlocked.Increment(ref _sharedNames) <= MaxSharedNames) NamesByBytes.TryAdd(reader.ValueSpan, created);
         return created;
     }
 }
