@@ -35,8 +35,7 @@ internal sealed class WindowPlan
     public bool Changed => Added > 0;
     /// <summary>Samples the window holds once this plan's write commits.</summary>
     public int RetainedAfter => _manifest.Retained;
-    public List<string> NewSegmentKeys { get; } = [];
-    /// <summary>The samples of each new segment, by key, for the writer's <see cref="SegmentCache"/>.</summary>
+    /// <summary>The segments this plan writes, by key, with their samples (for the writer's <see cref="SegmentCache"/>).</summary>
     public Dictionary<string, ArraySegment<MetricSample>> NewSegments { get; } = new(StringComparer.Ordinal);
     public List<StateOperation> Writes { get; } = [];
     public List<string> ReplacedSegmentKeys { get; } = [];
@@ -190,7 +189,6 @@ internal sealed class WindowPlan
         if (!Changed)
         {
             Writes.Clear();
-            NewSegmentKeys.Clear();
             NewSegments.Clear();
             ReplacedSegmentKeys.Clear();
             return true;
@@ -212,10 +210,10 @@ internal sealed class WindowPlan
     /// the samples are planned again, which is harmless: they are then found stored and count as repeats.</summary>
     public bool IsCommittedIn(StoredItem? current)
     {
-        if (current is null || NewSegmentKeys.Count == 0) return false;
+        if (current is null || NewSegments.Count == 0) return false;
         foreach (var segment in WindowCodec.DecodeManifest(current.Value).Segments)
         {
-            if (NewSegmentKeys.Contains(WindowKeys.Segment(Gpu.Uuid, segment.Id))) return true;
+            if (NewSegments.ContainsKey(WindowKeys.Segment(Gpu.Uuid, segment.Id))) return true;
         }
         return false;
     }
@@ -248,9 +246,8 @@ internal sealed class WindowPlan
     private void DropSegment(SegmentRef segment)
     {
         var key = WindowKeys.Segment(Gpu.Uuid, segment.Id);
-        if (NewSegmentKeys.Remove(key))
+        if (NewSegments.Remove(key))
         {
-            NewSegments.Remove(key);
             Writes.RemoveAll(write => write.Key == key); // written in this plan: simply never write it
         }
         else
@@ -267,8 +264,7 @@ internal sealed class WindowPlan
         {
             var id = newSegmentId(_manifest);
             var key = WindowKeys.Segment(Gpu.Uuid, id);
-            NewSegmentKeys.Add(key);
-            NewSegments[key] = piece;
+            NewSegments.Add(key, piece);
             Writes.Add(new UpsertOperation(key, WindowCodec.Encode(piece.AsSpan()), WriteCondition.Any));
             yield return new SegmentRef(id, piece.Count, piece[0].Timestamp.Ticks, piece[^1].Timestamp.Ticks);
         }

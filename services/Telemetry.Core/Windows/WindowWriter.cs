@@ -34,8 +34,8 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
     private readonly ILogger _logger = logger ?? NullLogger<WindowWriter>.Instance;
     private readonly SegmentCache _cache = new(SegmentCache.DefaultCapacitySamples);
 
-    /// <summary>Samples held decoded in the writer's segment cache (for tests and metrics).</summary>
-    public int CachedSamples => _cache.Samples;
+    /// <summary>Samples held decoded in the writer's segment cache.</summary>
+    internal int CachedSamples => _cache.Samples;
 
     /// <summary>A generous guess of a stored sample's size (measured: 17–35 bytes), to size bulk reads.</summary>
     private const int EstimatedBytesPerSample = 48;
@@ -195,7 +195,7 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
                 committed.Add(plan);
                 continue;
             }
-            foreach (var key in plan.NewSegmentKeys) orphans.Add(new DeleteOperation(key, WriteCondition.Any));
+            foreach (var key in plan.NewSegments.Keys) orphans.Add(new DeleteOperation(key, WriteCondition.Any));
         }
         if (orphans.Count > 0) await store.ExecuteAsync(orphans, cancellationToken).ConfigureAwait(false);
         return committed;
