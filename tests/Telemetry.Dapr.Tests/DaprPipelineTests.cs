@@ -17,16 +17,22 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
         ["WORKERS"] = "2",
     };
 
+    /// <summary>One collector, the gateway and a streamer; returns once one pass of the reference file is stored.</summary>
+    private static async Task<(DaprCluster.Node Collector, DaprCluster.Node Gateway, DaprCluster.Node Streamer)> StreamReferenceOnceAsync(DaprCluster cluster)
+    {
+        var collector = await cluster.StartCollectorAsync();
+        var gateway = await cluster.StartGatewayAsync();
+        var streamer = await cluster.StartStreamerAsync(OnePass());
+        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+        return (collector, gateway, streamer);
+    }
+
     [Fact]
     public async Task Reference_file_once_gives_247_gpus_with_10_ordered_samples_each()
     {
         await using var cluster = new DaprCluster();
-        var collector = await cluster.StartCollectorAsync();
-        var gateway = await cluster.StartGatewayAsync();
-        var streamer = await cluster.StartStreamerAsync(OnePass());
-
-        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
-        await cluster.Backend.WaitForIdleAsync(Patience);
+        var (collector, gateway, _) = await StreamReferenceOnceAsync(cluster);
         await AssertReferenceWindowsAsync(gateway.Client);
         Assert.True(collector.Sidecar.Counters.Acks > 0);
     }
@@ -89,11 +95,7 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
     public async Task Round_trips_stay_few_per_sample_and_per_query()
     {
         await using var cluster = new DaprCluster();
-        var collector = await cluster.StartCollectorAsync();
-        var gateway = await cluster.StartGatewayAsync();
-        var streamer = await cluster.StartStreamerAsync(OnePass());
-        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
-        await cluster.Backend.WaitForIdleAsync(Patience);
+        var (collector, gateway, streamer) = await StreamReferenceOnceAsync(cluster);
 
         var publishCalls = streamer.Sidecar.Calls["PublishEvent"] + streamer.Sidecar.Calls["BulkPublishEvent"] + streamer.Sidecar.Calls["BulkPublishEventAlpha1"];
         var samplesPerPublish = (double)streamer.StreamerStatus.SamplesPublished / publishCalls;
