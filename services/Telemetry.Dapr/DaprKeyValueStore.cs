@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Dapr;
 using Dapr.Client;
@@ -8,9 +9,13 @@ using Telemetry.Core.Storage;
 namespace Telemetry.Dapr;
 
 /// <summary>
-/// The core's key-value port over a Dapr state store. Values are UTF-8 JSON sent as raw bytes. Guards map to
-/// Dapr's: an ETag for "unchanged since read", first-write concurrency without an ETag for "must not exist".
-/// The sidecar answers a failed guard with gRPC Aborted, which becomes <see cref="ConcurrencyConflictException"/>.
+/// The core's key-value port over a Dapr state store. Values are sent as raw bytes. Guards map to Dapr's: an ETag
+/// for "unchanged since read", first-write concurrency without an ETag for "must not exist" (single operations
+/// only: Redis transactions drop the concurrency option). Only what daprd reports as an ETag mismatch — gRPC
+/// Aborted, which it gives a single save or delete (dapr pkg/api/grpc/grpc.go, getStateErrorCode) — becomes a
+/// <see cref="ConcurrencyConflictException"/>. Any other failure, a failed transaction included (always Internal,
+/// "error while executing state transaction: …" with the store's own text, which for Redis never says "etag"),
+/// is passed on as it is: its outcome is unknown and the caller reads back, as the port says.
 /// </summary>
 public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> options) : IKeyValueStore
 {
@@ -42,6 +47,7 @@ public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> o
     public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
     {
         if (operations.Count == 0) return;
+        StateOperations.EnsureSupported(operations);
         try
         {
             if (operations.Count == 1)
@@ -53,7 +59,7 @@ public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> o
             foreach (var operation in operations)
             {
                 var (etag, stateOptions) = Guard(operation.Condition);
-                var metadata = operation is UpsertOperation { TimeToLive: { } ttl } ? TtlMetadata(ttl) : null;
+                var metadata = operation is UpsertOperation upsertWithTtl ? TtlMetadata(upsertWithTtl.TimeToLive) : null;
                 requests.Add(operation is UpsertOperation upsert
                     ? new StateTransactionRequest(upsert.Key, upsert.Value, StateOperationType.Upsert, etag, metadata, stateOptions)
                     : new StateTransactionRequest(operation.Key, null, StateOperationType.Delete, etag, null, stateOptions));
@@ -63,6 +69,18 @@ public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> o
         catch (Exception error) when (IsConflict(error))
         {
             throw new ConcurrencyConflictException(operations.Count == 1 ? operations[0].Key : $"{operations.Count} keys in one transaction");
+        }
+        catch (Exception error) when (operations is [{ Condition.Kind: WriteConditionKind.MustNotExist } creation]
+            && error is not OperationCanceledException)
+        {
+            // A refused first-write is not an ETag error to daprd: Redis reports "failed to set key" and PostgreSQL
+            // "no item was updated", both Internal (redis.go Set, postgresql/v2 doSet). The key existing now is what
+            // makes it a conflict; if it cannot be read either, the store is failing and the first error says so.
+            StoredItem? existing;
+            try { existing = await GetAsync(creation.Key, cancellationToken).ConfigureAwait(false); }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested) { throw error; }
+            if (existing is not null) throw new ConcurrencyConflictException(creation.Key);
+            throw;
         }
     }
 
@@ -78,7 +96,7 @@ public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> o
         var (etag, stateOptions) = Guard(operation.Condition);
         if (operation is UpsertOperation upsert)
         {
-            var metadata = upsert.TimeToLive is { } ttl ? TtlMetadata(ttl) : null;
+            var metadata = TtlMetadata(upsert.TimeToLive);
             if (etag is null)
             {
                 await client.SaveByteStateAsync(_store, upsert.Key, upsert.Value, stateOptions, metadata, cancellationToken).ConfigureAwait(false);
@@ -105,17 +123,20 @@ public sealed class DaprKeyValueStore(DaprClient client, IOptions<DaprOptions> o
         _ => (null, LastWrite),
     };
 
-    private static Dictionary<string, string> TtlMetadata(TimeSpan ttl) =>
-        new() { ["ttlInSeconds"] = Math.Max(1, (int)Math.Ceiling(ttl.TotalSeconds)).ToString() };
+    /// <summary>A write without a TTL sends -1: Redis keeps a key's old TTL when it is rewritten without one (its Set
+    /// sends no EXPIRE), and -1 makes it PERSIST (components-contrib state/redis/redis.go, Set/Multi); the SQL stores
+    /// read -1 as "no expiry", as they read an absent TTL.</summary>
+    private static readonly Dictionary<string, string> NoExpiry = new() { ["ttlInSeconds"] = "-1" };
 
-    /// <summary>A single save or delete with a stale ETag fails with Aborted; a transaction fails with Internal
-    /// and the store's message ("possible etag mismatch"), so both are recognised.</summary>
+    private static Dictionary<string, string> TtlMetadata(TimeSpan? ttl) => ttl is { } value
+        ? new() { ["ttlInSeconds"] = Math.Max(1, (int)Math.Ceiling(value.TotalSeconds)).ToString(CultureInfo.InvariantCulture) }
+        : NoExpiry;
+
+    /// <summary>Aborted is daprd's answer to an ETag mismatch on a single save or delete, and only to that.</summary>
     private static bool IsConflict(Exception error) => error switch
     {
         ConcurrencyConflictException => false,
         RpcException { StatusCode: StatusCode.Aborted } => true,
-        RpcException { StatusCode: StatusCode.Internal } internalError =>
-            internalError.Status.Detail.Contains("etag", StringComparison.OrdinalIgnoreCase),
         DaprException { InnerException: { } inner } => IsConflict(inner),
         _ => false,
     };

@@ -23,11 +23,20 @@ public sealed class StateStoreOptions
     /// <summary>App ids allowed to load the component; empty means every app (Dapr's <c>scopes</c>).</summary>
     public IReadOnlyCollection<string> Scopes { get; init; } = [];
 
-    /// <summary>
-    /// Redis's MULTI/EXEC does not roll back: when an operation in a transaction fails, the ones before it stay.
-    /// True emulates that; false (default) applies transactions all-or-nothing.
-    /// </summary>
-    public bool NonAtomicTransactions { get; init; }
+    /// <summary>Which component's semantics the store follows (default: Redis, as in components/statestore.yaml).</summary>
+    public StateStoreKind Kind { get; init; } = StateStoreKind.Redis;
+}
+
+/// <summary>The state store components the project ships (components/ and components/alternatives/).</summary>
+public enum StateStoreKind
+{
+    /// <summary><c>state.redis</c>: per-key numeric versions, first-write only through single-key saves, MULTI/EXEC
+    /// transactions without rollback that ignore first-write.</summary>
+    Redis,
+    /// <summary><c>state.postgresql</c> v2: UUID ETags, atomic transactions honouring every option.</summary>
+    PostgreSql,
+    /// <summary><c>state.sqlite</c>: like PostgreSQL v2, but a failed first-write is an ETag mismatch.</summary>
+    Sqlite,
 }
 
 /// <summary>A pub/sub component as a component YAML would declare it.</summary>
@@ -41,14 +50,22 @@ public sealed class PubSubOptions
     /// empty, so <see cref="PubSubBroker.Messages"/> is empty and a consumer group created later does not replay.
     /// </summary>
     public bool KeepMessages { get; init; } = true;
-}
 
-/// <summary>Redelivery rules: stand-in for the broker's redelivery plus a Resiliency inbound retry policy.</summary>
-public sealed class DeliveryPolicy
-{
-    /// <summary>Total delivery attempts of one message to one consumer group, the first included.</summary>
-    public int MaxAttempts { get; set; } = 3;
-    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(20);
+    /// <summary>
+    /// Most messages in one bulk delivery. Redis streams is not a bulk subscriber: daprd wraps it in its default bulk
+    /// subscriber (dapr <c>pkg/runtime/pubsub/default_bulksub.go</c>), whose handler blocks each of the component's
+    /// <c>concurrency</c> workers (default 10; components-contrib <c>pubsub/redis/redis.go</c>, <c>Init</c>/<c>worker</c>)
+    /// until the batch is answered, so one bulk request carries at most that many messages and is the only one in
+    /// flight, whatever <c>maxMessagesCount</c> says.
+    /// </summary>
+    public int MaxMessagesPerBulk { get; init; } = 10;
+
+    /// <summary>
+    /// How long a message delivered to a consumer that went away stays pending before another consumer of the group
+    /// claims it (Redis streams' <c>processingTimeout</c>, default 60 s; <c>reclaimPendingMessages</c> runs every
+    /// <c>redeliverInterval</c>).
+    /// </summary>
+    public TimeSpan ProcessingTimeout { get; init; } = TimeSpan.FromSeconds(60);
 }
 
 /// <summary>Switches that make the double misbehave the way production infrastructure does.</summary>

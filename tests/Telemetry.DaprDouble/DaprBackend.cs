@@ -18,7 +18,9 @@ public sealed class DaprBackend : IAsyncDisposable
 
     /// <summary>Clock for TTLs and CloudEvent times; pass a fake one to test expiry without sleeping.</summary>
     public TimeProvider Time { get; }
-    public DeliveryPolicy Delivery { get; } = new();
+    /// <summary>The Resiliency spec every sidecar applies (each with its own circuit breakers), e.g.
+    /// <c>ResiliencySpec.Load("components/resiliency.yaml")</c>; null: no policies, as daprd without one.</summary>
+    public ResiliencySpec? Resiliency { get; set; }
     public FaultInjection Faults { get; } = new();
 
     /// <summary>Sum over all sidecars.</summary>

@@ -48,11 +48,14 @@ public class DaprRuntimeService(DaprSidecar sidecar)
     }
 
     // ---- state ----
+    // Each handler runs the store operation under the sidecar's outbound policy for the component and maps a store
+    // error to the gRPC status daprd's API layer gives it (dapr pkg/api/grpc/grpc.go, getStateErrorCode and the
+    // handlers below; messages from pkg/messages/predefined.go).
 
     public virtual async Task<GetStateResponse> GetState(GetStateRequest request, ServerCallContext context)
     {
-        var store = await EnterState(nameof(GetState), request.StoreName, context);
-        var entry = store.Get(Sidecar.AppId, request.Key);
+        var entry = await RunStateAsync(nameof(GetState), request.StoreName, context, store => store.Get(Sidecar.AppId, request.Key),
+            error => Status(StatusCode.Internal, $"fail to get {request.Key} from state store {request.StoreName}: {error.Message}"));
         var response = new GetStateResponse();
         if (entry is null) return response; // daprd answers a missing key with empty data and no ETag, not NotFound.
         response.Data = ByteString.CopyFrom(entry.Value);
@@ -61,49 +64,71 @@ public class DaprRuntimeService(DaprSidecar sidecar)
         return response;
     }
 
+    /// <summary>Bulk get reads key by key (components-contrib state.BulkStore, <c>BulkGet</c>): a key whose read fails
+    /// gets an item carrying the error and no data, and the call itself succeeds.</summary>
     public virtual async Task<GetBulkStateResponse> GetBulkState(GetBulkStateRequest request, ServerCallContext context)
     {
-        var store = await EnterState(nameof(GetBulkState), request.StoreName, context);
-        var response = new GetBulkStateResponse();
-        foreach (var key in request.Keys)
+        return await RunStateAsync(nameof(GetBulkState), request.StoreName, context, store =>
         {
-            var entry = store.Get(Sidecar.AppId, key);
-            // Missing keys still get an item, with empty data and ETag.
-            response.Items.Add(new BulkStateItem
+            var response = new GetBulkStateResponse();
+            foreach (var key in request.Keys)
             {
-                Key = key,
-                Data = entry is null ? ByteString.Empty : ByteString.CopyFrom(entry.Value),
-                Etag = entry?.ETag ?? "",
-            });
-        }
-        return response;
+                var item = new BulkStateItem { Key = key, Data = ByteString.Empty, Etag = "" };
+                try
+                {
+                    if (store.Get(Sidecar.AppId, key) is { } entry)
+                    {
+                        item.Data = ByteString.CopyFrom(entry.Value);
+                        item.Etag = entry.ETag;
+                    }
+                }
+                catch (StoreError error)
+                {
+                    item.Error = error.Message;
+                }
+                response.Items.Add(item); // missing keys still get an item, with empty data and ETag
+            }
+            return response;
+        }, error => Status(StatusCode.Internal, error.Message));
     }
 
     public virtual async Task<Empty> SaveState(SaveStateRequest request, ServerCallContext context)
     {
-        var store = await EnterState(nameof(SaveState), request.StoreName, context);
-        store.CountRequested(request.States.Sum(s => (long)s.Value.Length));
-        store.Apply(Sidecar.AppId, request.States.Select(s => ToWrite(s, delete: false)));
+        // PerformBulkStoreOperation (pkg/components/state/bulk.go) makes ETag errors permanent: never retried.
+        await RunStateAsync(nameof(SaveState), request.StoreName, context, store =>
+        {
+            store.CountRequested(request.States.Sum(s => (long)s.Value.Length));
+            store.Apply(Sidecar.AppId, [.. request.States.Select(s => ToWrite(s, delete: false))]);
+            return true;
+        }, error => Status(CodeOf(error), $"failed saving state in state store {request.StoreName}: {error.Message}"), etagErrorsArePermanent: true);
         return new Empty();
     }
 
     public virtual async Task<Empty> DeleteState(DeleteStateRequest request, ServerCallContext context)
     {
-        var store = await EnterState(nameof(DeleteState), request.StoreName, context);
-        store.Apply(Sidecar.AppId, [new StateWrite(request.Key, null, request.Etag?.Value, false, request.Metadata)]);
+        // DeleteState runs a plain policy runner: every error, an ETag mismatch included, is retried.
+        await RunStateAsync(nameof(DeleteState), request.StoreName, context, store =>
+        {
+            store.Apply(Sidecar.AppId, [new StateWrite(request.Key, null, request.Etag?.Value, Concurrency(request.Options), request.Metadata)]);
+            return true;
+        }, error => Status(CodeOf(error), $"failed deleting state with key {request.Key}: {error.Message}"));
         return new Empty();
     }
 
     public virtual async Task<Empty> DeleteBulkState(DeleteBulkStateRequest request, ServerCallContext context)
     {
-        var store = await EnterState(nameof(DeleteBulkState), request.StoreName, context);
-        store.Apply(Sidecar.AppId, request.States.Select(s => ToWrite(s, delete: true)));
+        await RunStateAsync(nameof(DeleteBulkState), request.StoreName, context, store =>
+        {
+            store.Apply(Sidecar.AppId, [.. request.States.Select(s => ToWrite(s, delete: true))]);
+            return true;
+        }, error => Status(CodeOf(error), $"failed deleting state in state store {request.StoreName}: {error.Message}"), etagErrorsArePermanent: true);
         return new Empty();
     }
 
+    /// <summary>ExecuteStateTransaction: the whole <c>Multi</c> runs under the outbound policy (a retry re-runs every
+    /// operation, each attempt counts in the breaker) and any failure is Internal, whatever the store said.</summary>
     public virtual async Task<Empty> ExecuteStateTransaction(ExecuteStateTransactionRequest request, ServerCallContext context)
     {
-        var store = await EnterState(nameof(ExecuteStateTransaction), request.StoreName, context);
         var writes = new List<StateWrite>(request.Operations.Count);
         foreach (var op in request.Operations)
         {
@@ -118,8 +143,12 @@ public class DaprRuntimeService(DaprSidecar sidecar)
             foreach (var kv in write.Metadata) metadata[kv.Key] = kv.Value;
             writes.Add(write with { Metadata = metadata });
         }
-        store.CountRequested(writes.Sum(w => (long)(w.Value?.Length ?? 0)));
-        store.Transact(Sidecar.AppId, writes);
+        await RunStateAsync(nameof(ExecuteStateTransaction), request.StoreName, context, store =>
+        {
+            store.CountRequested(writes.Sum(w => (long)(w.Value?.Length ?? 0)));
+            store.Transact(Sidecar.AppId, writes);
+            return true;
+        }, error => Status(StatusCode.Internal, $"error while executing state transaction: {error.Message}"));
         return new Empty();
     }
 
@@ -127,16 +156,74 @@ public class DaprRuntimeService(DaprSidecar sidecar)
         item.Key,
         delete ? null : item.Value.ToByteArray(),
         item.Etag?.Value,
-        item.Options?.Concurrency == StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite,
+        Concurrency(item.Options),
         item.Metadata);
 
-    private async Task<InMemoryStateStore> EnterState(string method, string storeName, ServerCallContext context)
+    private static WriteConcurrency Concurrency(StateOptions? options) => options?.Concurrency switch
+    {
+        StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite => WriteConcurrency.FirstWrite,
+        StateOptions.Types.StateConcurrency.ConcurrencyLastWrite => WriteConcurrency.LastWrite,
+        _ => WriteConcurrency.Unspecified,
+    };
+
+    private static StatusCode CodeOf(Exception error) => error switch
+    {
+        StoreError { ETagMismatch: true } => StatusCode.Aborted,
+        StoreError { ETagInvalid: true } => StatusCode.InvalidArgument,
+        _ => StatusCode.Internal,
+    };
+
+    private static RpcException Status(StatusCode code, string detail) => new(new Status(code, detail));
+
+    /// <summary>
+    /// Runs one state API call: resolves the component, then runs the store operation under the outbound Resiliency
+    /// policy (dapr pkg/resiliency/policy.go, <c>NewRunnerWithOptions</c>): the circuit breaker sees every attempt
+    /// and counts every error; the retry policy re-runs the operation unless the breaker is open or the error is
+    /// permanent. Injected faults happen inside the store call, as an unreachable Redis would.
+    /// </summary>
+    private async Task<T> RunStateAsync<T>(string method, string storeName, ServerCallContext context, Func<InMemoryStateStore, T> operation,
+        Func<Exception, RpcException> toStatus, bool etagErrorsArePermanent = false)
     {
         Enter(method, context);
+        var store = Backend.ResolveStore(storeName, Sidecar.AppId);
+        var retry = Backend.Resiliency?.For(storeName, Sidecar.AppId)?.OutboundRetry;
+        var breaker = Sidecar.OutboundBreaker(storeName);
+        for (var retries = 0; ; retries++)
+        {
+            Exception failure;
+            try
+            {
+                breaker?.Enter();
+                try
+                {
+                    var result = await AttemptAsync(store, operation, context.CancellationToken);
+                    breaker?.Record(success: true);
+                    return result;
+                }
+                catch (StoreError error)
+                {
+                    breaker?.Record(success: false);
+                    failure = error;
+                }
+            }
+            catch (BreakerOpenException open)
+            {
+                failure = open;
+            }
+            var permanent = failure is BreakerOpenException || (etagErrorsArePermanent && failure is StoreError { ETagMismatch: true } or StoreError { ETagInvalid: true });
+            if (permanent || retry is null || !retry.AllowsRetry(retries)) throw toStatus(failure);
+            Sidecar.Calls.Increment($"{method}.retry");
+            await Task.Delay(retry.Delay(retries + 1), context.CancellationToken);
+        }
+    }
+
+    private async Task<T> AttemptAsync<T>(InMemoryStateStore store, Func<InMemoryStateStore, T> operation, CancellationToken cancellationToken)
+    {
         var faults = Backend.Faults;
-        if (faults.StateDelay > TimeSpan.Zero) await Task.Delay(faults.StateDelay, context.CancellationToken);
-        if (faults.StateUnavailable || faults.StateUnavailableForAppId == Sidecar.AppId) throw new RpcException(new Status(StatusCode.Unavailable, "state store unavailable (fault injected)"));
-        return Backend.ResolveStore(storeName, Sidecar.AppId);
+        if (faults.StateDelay > TimeSpan.Zero) await Task.Delay(faults.StateDelay, cancellationToken);
+        if (faults.StateUnavailable || faults.StateUnavailableForAppId == Sidecar.AppId)
+            throw new StoreError("dial tcp 127.0.0.1:6379: connect: connection refused (fault injected)");
+        return operation(store);
     }
 
     // ---- pub/sub ----
@@ -207,9 +294,9 @@ public class DaprRuntimeService(DaprSidecar sidecar)
         Enter(nameof(GetMetadata), context);
         var response = new GetMetadataResponse { Id = Sidecar.AppId, RuntimeVersion = "double" };
         foreach (var s in Backend.StoresFor(Sidecar.AppId))
-            response.RegisteredComponents.Add(new RegisteredComponents { Name = s.Name, Type = "state.in-memory", Version = "v1", Capabilities = { "ETAG", "TRANSACTIONAL", "TTL" } });
+            response.RegisteredComponents.Add(new RegisteredComponents { Name = s.Name, Type = s.ComponentType, Version = s.Kind == StateStoreKind.PostgreSql ? "v2" : "v1", Capabilities = { "ETAG", "TRANSACTIONAL", "TTL" } });
         foreach (var b in Backend.PubSubsFor(Sidecar.AppId))
-            response.RegisteredComponents.Add(new RegisteredComponents { Name = b.Name, Type = "pubsub.in-memory", Version = "v1", Capabilities = { "BULK_PUBLISH", "BULK_SUBSCRIBE" } });
+            response.RegisteredComponents.Add(new RegisteredComponents { Name = b.Name, Type = "pubsub.redis", Version = "v1", Capabilities = { "BULK_PUBLISH", "BULK_SUBSCRIBE" } });
         foreach (var kv in Sidecar.ExtendedMetadata) response.ExtendedMetadata[kv.Key] = kv.Value;
         return Task.FromResult(response);
     }

@@ -28,7 +28,7 @@ public sealed class SidecarOptions
     /// <summary>The app's base address when it listens on a real port; connected during start.</summary>
     public Uri? AppAddress { get; set; }
 
-    /// <summary>Deliveries a sidecar runs at once per subscription (daprd runs them in parallel).</summary>
+    /// <summary>Single (non-bulk) deliveries a sidecar runs at once per subscription (daprd runs them in parallel).</summary>
     public int DeliveryConcurrency { get; set; } = 1;
 
     /// <summary>Fixed ports (0 = any free one), so a test can point an app at a sidecar that starts later.</summary>
@@ -84,6 +84,15 @@ public sealed class DaprSidecar : IAsyncDisposable
     public IReadOnlyList<Subscription> SkippedSubscriptions { get; private set; } = [];
 
     internal ConcurrentDictionary<string, string> ExtendedMetadata { get; } = new();
+
+    private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
+
+    /// <summary>This sidecar's outbound circuit breaker for a component, if the Resiliency spec gives it one. Each
+    /// daprd keeps its own breaker state.</summary>
+    public CircuitBreaker? OutboundBreaker(string component) =>
+        Backend.Resiliency?.For(component, AppId)?.OutboundBreaker is { } policy
+            ? _breakers.GetOrAdd(component, _ => new CircuitBreaker(policy, Backend.Time))
+            : null;
 
     /// <summary>Configuration an app under test needs to reach this sidecar.</summary>
     public IReadOnlyDictionary<string, string?> AppConfiguration => new Dictionary<string, string?>
@@ -160,7 +169,9 @@ public sealed class DaprSidecar : IAsyncDisposable
             if (broker is null) { skipped.Add(sub); continue; }
             honoured.Add(sub);
             var group = broker.Join(sub.Topic, AppId);
-            for (var i = 0; i < Math.Max(1, Options.DeliveryConcurrency); i++)
+            // A bulk subscription on Redis has one request in flight (see PubSubOptions.MaxMessagesPerBulk).
+            var workers = sub.BulkEnabled ? 1 : Math.Max(1, Options.DeliveryConcurrency);
+            for (var i = 0; i < workers; i++)
                 _workers.Add(Task.Run(() => RunWorkerAsync(sub, broker, group, _stopping.Token)));
         }
         _subscriptions = honoured;
@@ -194,6 +205,9 @@ public sealed class DaprSidecar : IAsyncDisposable
     private async Task RunWorkerAsync(Subscription sub, PubSubBroker broker, ConsumerGroup group, CancellationToken ct)
     {
         var reader = group.Queue.Reader;
+        // One bulk request holds at most the component's per-request limit (see PubSubOptions.MaxMessagesPerBulk).
+        var bulkLimit = Math.Max(1, Math.Min(sub.MaxMessagesCount, broker.Options.MaxMessagesPerBulk));
+        var inbound = Backend.Resiliency?.For(broker.Name, AppId)?.InboundRetry;
         while (!ct.IsCancellationRequested)
         {
             var batch = new List<PendingDelivery>();
@@ -202,24 +216,17 @@ public sealed class DaprSidecar : IAsyncDisposable
                 batch.Add(Track(await reader.ReadAsync(ct).ConfigureAwait(false), sub));
                 if (sub.BulkEnabled)
                 {
-                    // Gather up to maxMessagesCount, waiting at most maxAwaitDurationMs for the batch to fill.
+                    // Gather up to the limit, waiting at most maxAwaitDurationMs for the batch to fill.
                     using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     window.CancelAfter(sub.MaxAwaitDurationMs);
-                    while (batch.Count < sub.MaxMessagesCount)
+                    while (batch.Count < bulkLimit)
                     {
                         if (reader.TryRead(out var next)) { batch.Add(Track(next, sub)); continue; }
                         try { await reader.WaitToReadAsync(window.Token).ConfigureAwait(false); }
                         catch (OperationCanceledException) when (!ct.IsCancellationRequested) { break; }
                     }
                 }
-
-                var outcomes = sub.BulkEnabled
-                    ? await DeliverBulkAsync(sub, batch, ct).ConfigureAwait(false)
-                    : [await DeliverOneAsync(sub, batch[0], ct).ConfigureAwait(false)];
-
-                for (var i = 0; i < batch.Count; i++)
-                    // Kill may have taken the delivery back already; then it is no longer ours to settle.
-                    if (_inFlight.TryRemove(batch[i], out _)) Settle(sub, broker, batch[i], outcomes[i]);
+                await DeliverWithPolicyAsync(sub, broker, batch, inbound, ct).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -229,16 +236,54 @@ public sealed class DaprSidecar : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Delivers a batch and redelivers what the app answered RETRY for, in place, under the inbound retry policy of
+    /// the Resiliency spec: only the failed entries go again (dapr <c>pkg/runtime/subscription/bulkresiliency.go</c>,
+    /// <c>applyBulkSubscribeResiliency</c>). When the policy gives up, or there is none, a failed message goes to the
+    /// dead-letter topic if the subscription names one (<c>bulksubscription.go</c>, <c>sendBulkToDLQIfConfigured</c>);
+    /// otherwise Redis streams (Dapr 1.17+) acknowledges it anyway and it is lost (counted as a drop).
+    /// </summary>
+    private async Task DeliverWithPolicyAsync(Subscription sub, PubSubBroker broker, List<PendingDelivery> batch, RetryPolicy? inbound, CancellationToken ct)
+    {
+        var pending = batch;
+        for (var retries = 0; ; retries++)
+        {
+            var outcomes = sub.BulkEnabled
+                ? await DeliverBulkAsync(sub, pending, ct).ConfigureAwait(false)
+                : [await DeliverOneAsync(sub, pending[0], ct).ConfigureAwait(false)];
+            var again = new List<PendingDelivery>();
+            for (var i = 0; i < pending.Count; i++)
+            {
+                pending[i].Attempts++;
+                if (outcomes[i] == Outcome.Retry && inbound is not null && inbound.AllowsRetry(retries)) again.Add(pending[i]);
+                // Kill may have taken the delivery back already; then it is no longer ours to settle.
+                else if (_inFlight.TryRemove(pending[i], out _)) Settle(sub, broker, pending[i], outcomes[i]);
+            }
+            if (again.Count == 0) return;
+            foreach (var _ in again) Count(c => c.Retry());
+            await Task.Delay(inbound!.Delay(retries + 1), ct).ConfigureAwait(false);
+            pending = again;
+        }
+    }
+
     private PendingDelivery Track(PendingDelivery d, Subscription sub)
     {
         _inFlight[d] = sub;
         return d;
     }
 
+    /// <summary>Messages this sidecar read but did not settle stay pending in the consumer group until another
+    /// consumer reclaims them after <see cref="PubSubOptions.ProcessingTimeout"/> (components-contrib
+    /// <c>pubsub/redis/redis.go</c>, <c>reclaimPendingMessages</c>: XPENDING idle longer than processingTimeout, then XCLAIM).</summary>
     private void ReturnInFlight(IEnumerable<PendingDelivery> deliveries)
     {
         foreach (var d in deliveries.ToList())
-            if (_inFlight.TryRemove(d, out _)) PubSubBroker.Requeue(d);
+        {
+            if (!_inFlight.TryRemove(d, out _)) continue;
+            var timeout = d.Group.ProcessingTimeout;
+            if (timeout <= TimeSpan.Zero) PubSubBroker.Requeue(d);
+            else _ = Task.Delay(timeout).ContinueWith(_ => PubSubBroker.Requeue(d), TaskScheduler.Default);
+        }
     }
 
     private async Task<Outcome> DeliverOneAsync(Subscription sub, PendingDelivery d, CancellationToken ct)
@@ -355,29 +400,21 @@ public sealed class DaprSidecar : IAsyncDisposable
 
     private void Settle(Subscription sub, PubSubBroker broker, PendingDelivery d, Outcome outcome)
     {
-        d.Attempts++;
-        switch (outcome)
+        if (outcome == Outcome.Success)
         {
-            case Outcome.Success:
-                Count(c => c.Ack());
-                Backend.Outstanding(-1);
-                break;
-            case Outcome.Retry when d.Attempts < Backend.Delivery.MaxAttempts:
-                Count(c => c.Retry());
-                // Still outstanding while it waits; any member of the group may get it next.
-                _ = Task.Delay(Backend.Delivery.RetryDelay).ContinueWith(_ => PubSubBroker.Requeue(d), TaskScheduler.Default);
-                break;
-            default:
-                // DROP, 404, or retries exhausted: to the dead-letter topic if the subscription names one.
-                if (sub.DeadLetterTopic is { } deadLetter)
-                {
-                    broker.Publish(d.Message with { Topic = deadLetter, CloudEvent = (JsonObject)d.Message.CloudEvent.DeepClone() });
-                    Count(c => c.DeadLetter());
-                }
-                else Count(c => c.Drop());
-                Backend.Outstanding(-1);
-                break;
+            Count(c => c.Ack());
         }
+        else if (sub.DeadLetterTopic is { } deadLetter)
+        {
+            // DROP, 404, or retries exhausted: to the dead-letter topic the subscription names.
+            broker.Publish(d.Message with { Topic = deadLetter, CloudEvent = (JsonObject)d.Message.CloudEvent.DeepClone() });
+            Count(c => c.DeadLetter());
+        }
+        else
+        {
+            Count(c => c.Drop());
+        }
+        Backend.Outstanding(-1);
     }
 
     private void Count(Action<DeliveryCounters> update)

@@ -21,8 +21,9 @@ internal sealed class PendingDelivery(BrokerMessage message, ConsumerGroup group
 /// <summary>
 /// All sidecars with one app id subscribed to one topic: they compete, so each message goes to one of them.
 /// </summary>
-internal sealed class ConsumerGroup(string topic, string appId)
+internal sealed class ConsumerGroup(string topic, string appId, TimeSpan processingTimeout)
 {
+    public TimeSpan ProcessingTimeout { get; } = processingTimeout;
     public string Topic { get; } = topic;
     public string AppId { get; } = appId;
     public Channel<PendingDelivery> Queue { get; } = Channel.CreateUnbounded<PendingDelivery>();
@@ -74,7 +75,7 @@ public sealed class PubSubBroker
         lock (_gate)
         {
             if (_groups.TryGetValue((topic, appId), out var group)) return group;
-            group = new ConsumerGroup(topic, appId);
+            group = new ConsumerGroup(topic, appId, Options.ProcessingTimeout);
             _groups[(topic, appId)] = group;
             foreach (var message in Log(topic)) Enqueue(group, message);
             return group;
@@ -94,6 +95,6 @@ public sealed class PubSubBroker
         }
     }
 
-    /// <summary>Puts a delivery back for any member of its group (after a retry delay, or a killed member).</summary>
+    /// <summary>Puts a delivery back for any member of its group (a member went away without settling it).</summary>
     internal static void Requeue(PendingDelivery delivery) => delivery.Group.Queue.Writer.TryWrite(delivery);
 }

@@ -75,28 +75,28 @@ public class ComponentTests
 
     [Theory]
     [MemberData(nameof(ComponentDirs))]
-    public void Resiliency_targets_state_outbound_and_pubsub_inbound(string dir)
+    public void Resiliency_times_out_state_calls_without_retry_or_breaker_and_retries_deliveries_in_place(string dir)
     {
         var r = Load(dir, "resiliency.yaml");
         Assert.Equal("Resiliency", r["kind"].Text());
         var policies = r["spec"]!["policies"]!.AsObject();
         var retries = policies["retries"]!.AsObject();
-        var breakers = policies["circuitBreakers"]!.AsObject();
         var timeouts = policies["timeouts"]?.AsObject() ?? [];
         var components = r["spec"]!["targets"]!["components"]!.AsObject();
 
-        var state = components[ServiceDefaults.StateStoreName]!["outbound"]!;
-        Assert.True(retries.ContainsKey(state["retry"].Text()!), "state retry policy must be defined");
-        Assert.True(breakers.ContainsKey(state["circuitBreaker"].Text()!), "state circuit breaker must be defined");
-        if (state["timeout"] is { } t)
-        {
-            Assert.True(timeouts.ContainsKey(t.Text()!));
-        }
+        // No outbound retry and no breaker on the state store: daprd re-runs a whole failed transaction under the
+        // retry (Redis applies part of it), and the breaker counts ETag conflicts between collectors as failures
+        // (dapr pkg/api/grpc/grpc.go ExecuteStateTransaction; pkg/resiliency/breaker). The double's tests show
+        // both effects; this keeps the shipped policy clear of them.
+        var state = components[ServiceDefaults.StateStoreName]!["outbound"]!.AsObject();
+        Assert.False(state.ContainsKey("retry"), "no outbound retry on the state store");
+        Assert.False(state.ContainsKey("circuitBreaker"), "no circuit breaker on the state store");
+        Assert.True(timeouts.ContainsKey(state["timeout"].Text()!));
 
+        // Inbound: enough retries to wait out a short store outage before the dead-letter topic.
         var inbound = components[ServiceDefaults.PubSubName]!["inbound"]!;
         var inboundRetry = retries[inbound["retry"].Text()!]!;
-        var maxRetries = int.Parse(inboundRetry["maxRetries"].Text()!);
-        Assert.InRange(maxRetries, 1, 10); // short: transient faults only, then dead letter
+        Assert.InRange(int.Parse(inboundRetry["maxRetries"].Text()!), 10, 100);
         Assert.Equal(Repo.AppIds.Order(StringComparer.Ordinal), Scopes(r));
     }
 

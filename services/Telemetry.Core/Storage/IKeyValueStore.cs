@@ -1,9 +1,23 @@
 namespace Telemetry.Core.Storage;
 
 /// <summary>
-/// The small key-value port the window store is written against. Its semantics mirror Dapr's state API
-/// so the Dapr adapter stays thin: values are opaque bytes (UTF-8 JSON here), every read returns an ETag,
-/// writes can be guarded by one, and a failed guard raises <see cref="ConcurrencyConflictException"/>.
+/// The small key-value port the window store is written against. Its semantics are what every state store the
+/// project supports can keep — Dapr's state API over Redis being the weakest — so the Dapr adapter stays thin:
+/// values are opaque bytes, every read returns an ETag, writes can be guarded by one, and a guard the store
+/// reports as failed raises <see cref="ConcurrencyConflictException"/>. What callers may rely on:
+/// <list type="bullet">
+/// <item>A single-operation call is applied or not; a stale ETag, or a "must not exist" write finding the key, is a
+/// <see cref="ConcurrencyConflictException"/>. Any other exception leaves the outcome unknown.</item>
+/// <item>A multi-operation call may be applied in part when it fails (Redis's MULTI/EXEC does not roll back), and
+/// its failure may not say whether a guard failed (daprd reports every failed transaction as Internal): read back
+/// to learn what happened.</item>
+/// <item><see cref="WriteCondition.MustNotExist"/> only in single-operation calls: Redis transactions ignore
+/// first-write. Enforced by every implementation (<see cref="StateOperations.EnsureSupported"/>).</item>
+/// <item>On Redis a first-write guard holds only against a value that was itself written with a guard, and a key
+/// written with a guard can no longer be overwritten unconditionally: write such keys with guards only.</item>
+/// <item>An ETag guard on a key that was deleted meanwhile may pass (Redis creates the key): never delete a key
+/// that is updated by ETag, or re-check after.</item>
+/// </list>
 /// </summary>
 public interface IKeyValueStore
 {
@@ -58,6 +72,22 @@ public sealed class ConcurrencyConflictException(string key)
     : Exception($"State key '{key}' was changed by another writer.")
 {
     public string Key { get; } = key;
+}
+
+public static class StateOperations
+{
+    /// <summary>Refuses what not every store can do: a "must not exist" guard inside a multi-operation call.</summary>
+    public static void EnsureSupported(IReadOnlyList<StateOperation> operations)
+    {
+        if (operations.Count < 2) return;
+        foreach (var operation in operations)
+        {
+            if (operation.Condition.Kind == WriteConditionKind.MustNotExist)
+                throw new ArgumentException(
+                    $"'{operation.Key}': a must-not-exist guard is only honoured in a single-operation call (Redis transactions ignore first-write).",
+                    nameof(operations));
+        }
+    }
 }
 
 public static class KeyValueStoreExtensions

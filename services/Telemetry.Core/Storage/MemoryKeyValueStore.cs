@@ -39,6 +39,7 @@ public sealed class MemoryKeyValueStore(TimeProvider? clock = null) : IKeyValueS
 
     public Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
     {
+        StateOperations.EnsureSupported(operations);
         lock (_lock)
         {
             // Operations run in order, each guard seeing the earlier ones' effects; all are staged first and

@@ -126,6 +126,7 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, IDisposab
     public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)
     {
         if (operations.Count == 0) return;
+        StateOperations.EnsureSupported(operations);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -37,7 +37,10 @@ internal sealed class WindowPlan
     public int RetainedAfter => _manifest.Retained;
     /// <summary>The segments this plan writes, by key, with their samples (for the writer's <see cref="SegmentCache"/>).</summary>
     public Dictionary<string, ArraySegment<MetricSample>> NewSegments { get; } = new(StringComparer.Ordinal);
+    /// <summary>The new segments' writes, then the manifest's (the commit point), last.</summary>
     public List<StateOperation> Writes { get; } = [];
+    public StateOperation ManifestWrite => Writes[^1];
+    public IEnumerable<StateOperation> SegmentWrites => Writes.Take(Writes.Count - 1);
     public List<string> ReplacedSegmentKeys { get; } = [];
 
     private WindowPlan(WindowOptions options, GpuIdentity gpu, StoredItem? manifestRead, WindowManifest manifest,

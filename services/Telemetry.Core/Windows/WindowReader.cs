@@ -17,7 +17,9 @@ public sealed class WindowReader(IKeyValueStore store)
     private volatile DirectorySnapshot? _directory;
     // The summary of each listed GPU's manifest version: a listing pages through manifests that mostly did not
     // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.
-    private readonly ConcurrentDictionary<string, (string ETag, GpuSummary Summary)> _summaries = new(StringComparer.Ordinal);
+    // Caches are validated by content, not ETag: Redis's versions are per key and start again at 1 after a delete
+    // (e.g. a flushed store), so an ETag alone could vouch for another value (components-contrib state/redis, HINCRBY).
+    private readonly ConcurrentDictionary<string, (byte[] Manifest, GpuSummary Summary)> _summaries = new(StringComparer.Ordinal);
 
     public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
 
@@ -125,14 +127,13 @@ public sealed class WindowReader(IKeyValueStore store)
     }
 
     /// <summary>Every known GPU, ordered by hostname, then GPU index, then uuid. The buckets are read on every
-    /// call (one round trip), but decoded and sorted again only when one of their ETags changed, which happens
-    /// only when a GPU first appears: with thousands of GPUs that work dominated a listing.</summary>
+    /// call (one round trip), but decoded and sorted again only when one of them changed, which happens only
+    /// when a GPU first appears: with thousands of GPUs that work dominated a listing.</summary>
     private async Task<IReadOnlyList<GpuIdentity>> ReadDirectoryAsync(CancellationToken cancellationToken)
     {
         var buckets = await store.GetManyAsync(WindowKeys.AllDirectoryBuckets, cancellationToken).ConfigureAwait(false);
-        var version = string.Join(',', buckets.Values.OrderBy(b => b.Key, StringComparer.Ordinal).Select(b => $"{b.Key}={b.ETag}"));
         var cached = _directory;
-        if (cached is not null && cached.Version == version) return cached.Gpus;
+        if (cached is not null && cached.Matches(buckets)) return cached.Gpus;
 
         var gpus = new List<GpuIdentity>();
         foreach (var bucket in buckets.Values) gpus.AddRange(WindowCodec.DecodeBucket(bucket.Value).Gpus);
@@ -143,17 +144,22 @@ public sealed class WindowReader(IKeyValueStore store)
             var byIndex = a.GpuIndex.CompareTo(b.GpuIndex);
             return byIndex != 0 ? byIndex : string.CompareOrdinal(a.Uuid, b.Uuid);
         });
-        _directory = new DirectorySnapshot(version, gpus);
+        _directory = new DirectorySnapshot(buckets.ToDictionary(b => b.Key, b => b.Value.Value, StringComparer.Ordinal), gpus);
         return gpus;
     }
 
-    private sealed record DirectorySnapshot(string Version, IReadOnlyList<GpuIdentity> Gpus);
+    private sealed record DirectorySnapshot(Dictionary<string, byte[]> Buckets, IReadOnlyList<GpuIdentity> Gpus)
+    {
+        public bool Matches(IReadOnlyDictionary<string, StoredItem> read) =>
+            read.Count == Buckets.Count
+            && read.All(bucket => Buckets.TryGetValue(bucket.Key, out var known) && known.AsSpan().SequenceEqual(bucket.Value.Value));
+    }
 
     private GpuSummary SummaryOf(string uuid, StoredItem manifest)
     {
-        if (_summaries.TryGetValue(uuid, out var known) && known.ETag == manifest.ETag) return known.Summary;
+        if (_summaries.TryGetValue(uuid, out var known) && known.Manifest.AsSpan().SequenceEqual(manifest.Value)) return known.Summary;
         var summary = Summarise(WindowCodec.DecodeManifest(manifest.Value));
-        _summaries[uuid] = (manifest.ETag, summary);
+        _summaries[uuid] = (manifest.Value, summary);
         return summary;
     }
 

@@ -23,10 +23,19 @@ public sealed class WindowWriteException(string message, Exception? inner = null
 
 /// <summary>
 /// Appends batches to per-GPU windows through any <see cref="IKeyValueStore"/>. Safe for any number of
-/// concurrent writers, in one process or many: each GPU's manifest is the commit point, written only if
-/// its ETag is unchanged since it was read; new samples go to fresh segment keys first, and segments a
-/// manifest no longer names are deleted only after that manifest committed. A conflict re-plans just the
-/// GPUs that did not commit, and repeated samples are recognised, so retrying is always safe.
+/// concurrent writers, in one process or many, on every store the port allows (Dapr over Redis included):
+/// <list type="bullet">
+/// <item>Each GPU's manifest is the commit point. An existing manifest is replaced only if its ETag is unchanged
+/// since it was read; the first manifest of a GPU is created by a single-operation "must not exist" write (the
+/// one creation guard Redis honours), never inside a transaction (where Redis ignores it).</item>
+/// <item>New samples go to fresh segment keys first; segments a manifest no longer names are deleted only after
+/// that manifest committed.</item>
+/// <item>When a commit write fails for any reason, the manifests are read back to learn which GPUs committed
+/// (a Redis transaction applies what it can and reports only "Internal"); the others are planned again and their
+/// unreferenced new segments deleted. Absence is confirmed by a single read, because a bulk read through Dapr
+/// shows a key whose read failed as missing.</item>
+/// </list>
+/// Repeated samples are recognised, so retrying is always safe.
 /// </summary>
 public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, ILogger<WindowWriter>? logger = null,
     IWindowObserver? observer = null)
@@ -70,19 +79,16 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
 
             await RegisterAsync(building, cancellationToken).ConfigureAwait(false);
             var committed = new List<WindowPlan>(building.Count);
-            foreach (var group in InWriteSizedGroups(building))
+            foreach (var group in InWriteSizedGroups(building.FindAll(plan => !plan.IsNewGpu)))
             {
-                try
-                {
-                    await store.ExecuteAsync([.. group.SelectMany(plan => plan.Writes)], cancellationToken).ConfigureAwait(false);
-                    committed.AddRange(group);
-                }
-                catch (ConcurrencyConflictException conflict)
-                {
-                    result += new AppendResult(0, 0, 0, 1);
-                    _logger.LogDebug("Write conflict on {Key}; re-planning the GPUs that did not commit", conflict.Key);
-                    committed.AddRange(await SortOutConflictAsync(group, cancellationToken).ConfigureAwait(false));
-                }
+                committed.AddRange(await CommitUpdatesAsync(group, cancellationToken).ConfigureAwait(false));
+            }
+            var creations = building.FindAll(plan => plan.IsNewGpu);
+            if (creations.Count > 0) committed.AddRange(await CommitCreationsAsync(creations, cancellationToken).ConfigureAwait(false));
+            if (committed.Count < building.Count)
+            {
+                result += new AppendResult(0, 0, 0, building.Count - committed.Count);
+                _logger.LogDebug("{Count} GPU window(s) changed under this writer; planning them again", building.Count - committed.Count);
             }
 
             var obsolete = new List<StateOperation>();
@@ -135,7 +141,7 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
     {
         var manifestKeys = new List<string>(pending.Count);
         foreach (var uuid in pending.Keys) manifestKeys.Add(WindowKeys.Manifest(uuid));
-        var manifests = await store.GetManyAsync(manifestKeys, cancellationToken).ConfigureAwait(false);
+        var manifests = await ReadConfirmedAsync(manifestKeys, cancellationToken).ConfigureAwait(false);
 
         var plans = new List<WindowPlan>(pending.Count);
         var segmentReads = new List<List<string>> { new() };
@@ -180,12 +186,59 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
         return built;
     }
 
-    /// <summary>After a failed guarded write, finds which GPUs committed anyway (a store whose transactions are
-    /// not atomic may apply some) and removes the segments written for the others.</summary>
-    private async Task<List<WindowPlan>> SortOutConflictAsync(List<WindowPlan> plans, CancellationToken cancellationToken)
+    /// <summary>Commits GPUs whose manifest exists: their new segments and ETag-guarded manifests in one call.</summary>
+    private async Task<List<WindowPlan>> CommitUpdatesAsync(List<WindowPlan> group, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.ExecuteAsync([.. group.SelectMany(plan => plan.Writes)], cancellationToken).ConfigureAwait(false);
+            return group;
+        }
+        catch (Exception error) when (IsOutcomeUnknown(error))
+        {
+            _logger.LogDebug(error, "Write of {Count} GPU window(s) failed; reading back which committed", group.Count);
+            return await SortOutAsync(group, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Commits GPUs seen for the first time: every new segment first (fresh keys, unconditional), then each
+    /// manifest on its own with a "must not exist" guard, so of two writers creating one GPU exactly one wins.</summary>
+    private async Task<List<WindowPlan>> CommitCreationsAsync(List<WindowPlan> plans, CancellationToken cancellationToken)
+    {
+        foreach (var group in InWriteSizedGroups(plans))
+        {
+            var segments = group.SelectMany(plan => plan.SegmentWrites).ToList();
+            if (segments.Count > 0) await store.ExecuteAsync(segments, cancellationToken).ConfigureAwait(false);
+        }
+        var committed = new List<WindowPlan>(plans.Count);
+        await Parallel.ForEachAsync(plans, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (plan, token) =>
+            {
+                try
+                {
+                    await store.ExecuteAsync([plan.ManifestWrite], token).ConfigureAwait(false);
+                    lock (committed) committed.Add(plan);
+                }
+                catch (Exception error) when (IsOutcomeUnknown(error))
+                {
+                    var settled = await SortOutAsync([plan], token).ConfigureAwait(false);
+                    lock (committed) committed.AddRange(settled);
+                }
+            }).ConfigureAwait(false);
+        return committed;
+    }
+
+    /// <summary>A failed write whose effect must be read back: a conflict, or an error that does not say (Dapr reports
+    /// every failed transaction as Internal). Cancellation and invalid calls are not retried.</summary>
+    private static bool IsOutcomeUnknown(Exception error) => error is not (OperationCanceledException or ArgumentException);
+
+    /// <summary>After a failed commit write, finds which GPUs committed anyway (a store whose transactions are not
+    /// atomic applies some; a write may land although its answer was lost) and deletes the new segments of the
+    /// others. If the store cannot even be read, that error goes to the caller.</summary>
+    private async Task<List<WindowPlan>> SortOutAsync(List<WindowPlan> plans, CancellationToken cancellationToken)
     {
         var keys = plans.ConvertAll(plan => WindowKeys.Manifest(plan.Gpu.Uuid));
-        var current = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        var current = await ReadConfirmedAsync(keys, cancellationToken).ConfigureAwait(false);
         var committed = new List<WindowPlan>();
         var orphans = new List<StateOperation>();
         foreach (var plan in plans)
@@ -199,6 +252,29 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
         }
         if (orphans.Count > 0) await store.ExecuteAsync(orphans, cancellationToken).ConfigureAwait(false);
         return committed;
+    }
+
+    /// <summary>
+    /// A bulk read, with every key it shows as missing read again on its own. Through Dapr a key whose read failed
+    /// comes back from a bulk read as an item without data (the per-item error is dropped by the .NET SDK), which
+    /// would make a writer create a manifest over an existing window; a single read reports the error instead.
+    /// Costs a round trip only for keys that are really absent (new GPUs).
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, StoredItem>> ReadConfirmedAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken)
+    {
+        var found = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+        if (found.Count == keys.Count) return found;
+        var result = new Dictionary<string, StoredItem>(found, StringComparer.Ordinal);
+        var missing = keys.Where(key => !found.ContainsKey(key)).ToList();
+        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = cancellationToken },
+            async (key, token) =>
+            {
+                if (await store.GetAsync(key, token).ConfigureAwait(false) is { } item)
+                {
+                    lock (result) result[key] = item;
+                }
+            }).ConfigureAwait(false);
+        return result;
     }
 
     /// <summary>Adds new GPUs (or changed identities) to the directory before their first manifest commits,
@@ -217,8 +293,9 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
         {
             if (attempt > options.MaxWriteAttempts) throw new WindowWriteException("GPU directory kept conflicting.");
             if (attempt > 1) await Backoff(attempt, cancellationToken).ConfigureAwait(false);
-            var current = await store.GetManyAsync(byBucket.Keys, cancellationToken).ConfigureAwait(false);
-            var writes = new List<StateOperation>();
+            var current = await ReadConfirmedAsync(byBucket.Keys, cancellationToken).ConfigureAwait(false);
+            var updates = new List<StateOperation>();
+            var creations = new List<StateOperation>();
             foreach (var (key, gpus) in byBucket)
             {
                 var read = current.GetValueOrDefault(key);
@@ -232,17 +309,18 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
                     else bucket.Gpus.Add(gpu);
                     changed = true;
                 }
-                if (changed) writes.Add(new UpsertOperation(key, WindowCodec.Encode(bucket), WriteCondition.For(read)));
+                if (changed) (read is null ? creations : updates).Add(new UpsertOperation(key, WindowCodec.Encode(bucket), WriteCondition.For(read)));
             }
             try
             {
-                // All buckets in one round trip. If a guard fails, an atomic store applied none and a non-atomic
-                // one some: either way the retry re-reads, finds the GPUs already listed where the write landed,
+                // Existing buckets in one round trip; new ones each on its own, where "must not exist" holds. If a write
+                // fails, some may have landed: the retry re-reads, finds the GPUs already listed where a write landed,
                 // and writes only the rest.
-                if (writes.Count > 0) await store.ExecuteAsync(writes, cancellationToken).ConfigureAwait(false);
+                if (updates.Count > 0) await store.ExecuteAsync(updates, cancellationToken).ConfigureAwait(false);
+                foreach (var creation in creations) await store.ExecuteAsync([creation], cancellationToken).ConfigureAwait(false);
                 byBucket.Clear();
             }
-            catch (ConcurrencyConflictException)
+            catch (Exception error) when (IsOutcomeUnknown(error))
             {
                 // Re-read and retry.
             }
