@@ -16,8 +16,6 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
     public async Task State_store_down_for_a_while_answers_retry_and_loses_nothing()
     {
         await using var cluster = new DaprCluster();
-        cluster.Backend.Delivery.MaxAttempts = 100;
-        cluster.Backend.Delivery.RetryDelay = TimeSpan.FromMilliseconds(100);
         var collector = await cluster.StartCollectorAsync();
         var gateway = await cluster.StartGatewayAsync();
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Telemetry.Core.Configuration;
+using Telemetry.DaprDouble;
 using Xunit.Abstractions;
 
 namespace Telemetry.Dapr.Tests;
@@ -59,6 +60,38 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
         output.WriteLine($"{published} batches published; deliveries per collector: {string.Join(", ", deliveries)}");
         Assert.All(deliveries, count => Assert.True(count > 0, "every collector replica took part"));
         Assert.True(deliveries.Sum() >= 2 * published, "every message was delivered at least twice");
+    }
+
+    [Theory]
+    [InlineData(StateStoreKind.Redis)]
+    [InlineData(StateStoreKind.PostgreSql)]
+    [InlineData(StateStoreKind.Sqlite)]
+    public async Task Three_collectors_and_two_streamers_with_every_delivery_repeated_end_exact_under_the_shipped_policies(StateStoreKind store)
+    {
+        // The issue-11 scenario: dapr.yaml scaled to 3 collectors and 2 streamers, one pass at full speed, on daprd's
+        // semantics for the store (Redis: no rollback, first-write ignored in transactions) with components/resiliency.yaml.
+        await using var cluster = new DaprCluster(store);
+        cluster.Backend.Faults.DuplicateDeliveries = 1;
+        var collectors = new List<DaprCluster.Node>();
+        for (var i = 0; i < 3; i++) collectors.Add(await cluster.StartCollectorAsync());
+        var gateway = await cluster.StartGatewayAsync();
+        var settings = OnePass();
+        settings["BATCH_SIZE"] = "20"; // many messages, so the collectors write the same new GPUs at once
+        var streamers = new[] { await cluster.StartStreamerAsync(settings), await cluster.StartStreamerAsync(settings) };
+
+        await Task.WhenAll(streamers.Select(s => s.StreamerStatus.Finished)).WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+        await AssertReferenceWindowsAsync(gateway.Client);
+
+        var state = cluster.Backend.StateStore(ServiceDefaults.StateStoreName);
+        var counters = cluster.Backend.Counters;
+        output.WriteLine($"{store}: writes refused by the store (collisions) {state.RefusedWrites}; deliveries {counters.Deliveries}, " +
+            $"redelivered after RETRY {counters.Retries}, dead-lettered {counters.DeadLettered}, lost {counters.Drops}; " +
+            $"rows per streamer {string.Join(", ", streamers.Select(s => s.StreamerStatus.RowsPublished))}");
+        Assert.Equal(0, counters.DeadLettered + counters.Drops);
+        Assert.Equal(ReferenceSamples, streamers.Sum(s => s.StreamerStatus.RowsPublished)); // one DCGM row is one sample
+        // The shipped policy puts no breaker on the state store, so no collision can open one.
+        Assert.All(collectors, c => Assert.Null(c.Sidecar.OutboundBreaker(ServiceDefaults.StateStoreName)));
     }
 
     [Fact]

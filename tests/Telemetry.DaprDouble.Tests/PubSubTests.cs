@@ -18,8 +18,9 @@ public sealed class PubSubTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _backend.AddPubSub("pubsub");
-        _backend.Delivery.RetryDelay = TimeSpan.FromMilliseconds(5);
+        _backend.AddPubSub(new PubSubOptions { Name = "pubsub", ProcessingTimeout = TimeSpan.FromMilliseconds(300) });
+        // An inbound retry policy as components/resiliency.yaml declares one, with short waits for the test.
+        _backend.Resiliency = ResiliencySpec.ForComponent("pubsub", new ComponentPolicies(null, null, RetryPolicy.Constant(TimeSpan.FromMilliseconds(5), maxRetries: 2)));
         _streamer = await _backend.StartSidecarAsync("streamer");
         _publisher = _streamer.CreateClient();
     }
@@ -188,7 +189,6 @@ public sealed class PubSubTests : IAsyncLifetime
     [Fact]
     public async Task Failing_app_exhausts_retries_then_drops_and_404_drops_at_once()
     {
-        _backend.Delivery.MaxAttempts = 3;
         var (app, sidecar) = await Subscriber("collector", (w, a) => a.MapSingle(w, "/orders").WithTopic("pubsub", "orders"));
         app.Answer = o => o.Id == 0 ? "500" : "404";
         await PublishOrders("orders", 2);
@@ -231,12 +231,15 @@ public sealed class PubSubTests : IAsyncLifetime
         await PublishOrders("orders", 1);
         await held.Task.WaitAsync(Idle);
         var (a2, _) = await Subscriber("collector", map);
+        var killed = DateTime.UtcNow;
         await s1.KillAsync();
         await _backend.WaitForIdleAsync(Idle);
 
         Assert.Single(a1.Received);
         Assert.Equal(0, Assert.Single(a2.Received).Id);
         Assert.False(s1.IsRunning);
+        // It stayed pending until the processing timeout, then another consumer claimed it.
+        Assert.True(a2.ReceivedAt.First() - killed >= TimeSpan.FromMilliseconds(250), $"redelivered after {a2.ReceivedAt.First() - killed}");
     }
 
     [Fact]
@@ -258,5 +261,35 @@ public sealed class PubSubTests : IAsyncLifetime
         var (_, sidecar) = await Subscriber("collector", (w, a) => a.MapSingle(w, "/x").WithTopic("private", "x"));
         Assert.Empty(sidecar.Subscriptions);
         Assert.Single(sidecar.SkippedSubscriptions);
+    }
+
+    [Fact]
+    public async Task Retry_is_redelivered_in_place_on_the_same_sidecar_never_by_another_replica()
+    {
+        Action<WebApplication, SubscriberApp> map = (w, a) => a.MapSingle(w, "/orders").WithTopic(SubscriberApp.Topic("orders", deadLetter: "orders-dead"));
+        var (failing, s1) = await Subscriber("collector", map);
+        failing.Answer = _ => "RETRY";
+        await PublishOrders("orders", 1);
+        await _backend.WaitForIdleAsync(Idle);
+        var (other, _) = await Subscriber("collector", map);
+        await _backend.WaitForIdleAsync(Idle);
+
+        Assert.Equal(3, failing.Received.Count); // first attempt + maxRetries 2, all on this sidecar
+        Assert.Empty(other.Received);
+        Assert.Equal(1, s1.Counters.DeadLettered);
+        Assert.Single(_backend.PubSub("pubsub").Messages("orders-dead"));
+    }
+
+    [Fact]
+    public async Task Without_an_inbound_policy_a_retry_answer_is_acknowledged_and_the_message_lost()
+    {
+        _backend.Resiliency = null; // Redis streams since Dapr 1.17: a failed delivery is acked unless resiliency retries it
+        var (app, sidecar) = await Subscriber("collector", (w, a) => a.MapSingle(w, "/orders").WithTopic("pubsub", "orders"));
+        app.Answer = _ => "RETRY";
+        await PublishOrders("orders", 1);
+        await _backend.WaitForIdleAsync(Idle);
+        Assert.Single(app.Received);
+        Assert.Equal(1, sidecar.Counters.Drops);
+        Assert.Equal(0, sidecar.Counters.Retries);
     }
 }

@@ -75,23 +75,105 @@ public sealed class StateTests : IAsyncLifetime
         Assert.Equal("v2", _backend.StateStore("statestore").Entries["collector||k"].ValueAsString);
     }
 
+    // Redis semantics (components-contrib state/redis/redis.go: setDefaultQuery, Set, Multi, parseETag).
+
     [Fact]
-    public async Task First_write_without_etag_is_create_only()
+    public async Task Redis_first_write_refuses_only_a_value_itself_written_with_first_write_and_as_Internal()
     {
         var firstWrite = new StateOptions { Concurrency = ConcurrencyMode.FirstWrite };
-        await _client.SaveStateAsync("statestore", "k", 1, firstWrite);
-        var ex = await Assert.ThrowsAsync<DaprException>(() => _client.SaveStateAsync("statestore", "k", 2, firstWrite));
-        Assert.Equal(StatusCode.Aborted, Assert.IsType<RpcException>(ex.InnerException).StatusCode);
+        // A value written without first-write is silently overwritten by a first-write save.
+        await _client.SaveStateAsync("statestore", "plain", 1);
+        await _client.SaveStateAsync("statestore", "plain", 2, firstWrite);
+        Assert.Equal(2, await _client.GetStateAsync<int>("statestore", "plain"));
 
-        // Last-write (the default) without an etag is unconditional.
-        await _client.SaveStateAsync("statestore", "k", 3);
-        Assert.Equal(3, await _client.GetStateAsync<int>("statestore", "k"));
+        // A value written with first-write refuses the next one, as a plain store error, not an ETag mismatch.
+        await _client.SaveStateAsync("statestore", "guarded", 1, firstWrite);
+        var ex = await Assert.ThrowsAsync<DaprException>(() => _client.SaveStateAsync("statestore", "guarded", 2, firstWrite));
+        var rpc = Assert.IsType<RpcException>(ex.InnerException);
+        Assert.Equal(StatusCode.Internal, rpc.StatusCode);
+        Assert.Contains("failed to set key collector||guarded", rpc.Status.Detail);
+        Assert.DoesNotContain("etag", rpc.Status.Detail, StringComparison.OrdinalIgnoreCase);
+
+        // ... and from then on even a last-write save without an ETag (the first-write field stays on the key).
+        await Assert.ThrowsAsync<DaprException>(() => _client.SaveStateAsync("statestore", "guarded", 3));
+        Assert.Equal(1, await _client.GetStateAsync<int>("statestore", "guarded"));
     }
 
     [Fact]
-    public async Task Etag_on_a_missing_key_is_a_mismatch()
+    public async Task Redis_etag_on_a_missing_key_passes_save_creates_and_delete_succeeds()
     {
-        Assert.False(await _client.TrySaveStateAsync("statestore", "ghost", 1, "1"));
+        Assert.True(await _client.TrySaveStateAsync("statestore", "ghost", 1, "7"));
+        Assert.Equal(1, await _client.GetStateAsync<int>("statestore", "ghost"));
+        Assert.True(await _client.TryDeleteStateAsync("statestore", "never", "3"));
+    }
+
+    [Fact]
+    public async Task Redis_etags_are_per_key_versions_that_restart_after_a_delete()
+    {
+        await _client.SaveStateAsync("statestore", "a", 1);
+        await _client.SaveStateAsync("statestore", "a", 2);
+        await _client.SaveStateAsync("statestore", "b", 1);
+        Assert.Equal("2", (await _client.GetStateAndETagAsync<int>("statestore", "a")).etag);
+        Assert.Equal("1", (await _client.GetStateAndETagAsync<int>("statestore", "b")).etag);
+        await _client.DeleteStateAsync("statestore", "a");
+        await _client.SaveStateAsync("statestore", "a", 3);
+        Assert.Equal("1", (await _client.GetStateAndETagAsync<int>("statestore", "a")).etag);
+    }
+
+    [Fact]
+    public async Task Redis_transaction_failure_is_Internal_without_etag_wording_and_applies_every_other_operation()
+    {
+        await _client.SaveStateAsync("statestore", "m", "v1");
+        var (_, etag) = await _client.GetStateAndETagAsync<string>("statestore", "m");
+        await _client.SaveStateAsync("statestore", "m", "v2");
+        await _client.SaveStateAsync("statestore", "old", "o");
+
+        var ex = await Assert.ThrowsAsync<DaprException>(() => _client.ExecuteStateTransactionAsync("statestore",
+        [
+            new StateTransactionRequest("s1", Encoding.UTF8.GetBytes("\"seg\""), StateOperationType.Upsert),
+            new StateTransactionRequest("m", Encoding.UTF8.GetBytes("\"v3\""), StateOperationType.Upsert, etag),
+            new StateTransactionRequest("old", null, StateOperationType.Delete),
+        ]));
+        var rpc = Assert.IsType<RpcException>(ex.InnerException);
+        Assert.Equal(StatusCode.Internal, rpc.StatusCode);
+        Assert.StartsWith("error while executing state transaction: ", rpc.Status.Detail);
+        Assert.Contains("failed to set key collector||m", rpc.Status.Detail);
+        Assert.DoesNotContain("etag", rpc.Status.Detail, StringComparison.OrdinalIgnoreCase);
+        // No rollback: the operations before and after the failed one ran.
+        Assert.Equal("seg", await _client.GetStateAsync<string>("statestore", "s1"));
+        Assert.Null(await _client.GetStateAsync<string>("statestore", "old"));
+        Assert.Equal("v2", await _client.GetStateAsync<string>("statestore", "m"));
+    }
+
+    [Fact]
+    public async Task Redis_transaction_ignores_first_write_so_two_creators_both_succeed()
+    {
+        var firstWrite = new StateOptions { Concurrency = ConcurrencyMode.FirstWrite };
+        foreach (var value in new[] { "first", "second" })
+        {
+            await _client.ExecuteStateTransactionAsync("statestore",
+            [
+                new StateTransactionRequest("manifest", Encoding.UTF8.GetBytes($"\"{value}\""), StateOperationType.Upsert, options: firstWrite),
+                new StateTransactionRequest($"segment-{value}", Encoding.UTF8.GetBytes("1"), StateOperationType.Upsert),
+            ]);
+        }
+        Assert.Equal("second", await _client.GetStateAsync<string>("statestore", "manifest"));
+    }
+
+    [Fact]
+    public async Task Bulk_get_reports_a_failed_key_inside_its_item_and_succeeds_while_a_single_get_fails()
+    {
+        await _client.SaveStateAsync("statestore", "ok", "fine");
+        await _client.SaveStateAsync("statestore", "broken", "unreadable");
+        _backend.StateStore("statestore").FailingReads.Add("collector||broken");
+
+        // The .NET SDK drops the item's error: the key looks missing.
+        var items = await _client.GetBulkStateAsync("statestore", ["ok", "broken"], parallelism: null);
+        Assert.Equal("\"fine\"", items.Single(i => i.Key == "ok").Value);
+        Assert.Equal("", items.Single(i => i.Key == "broken").Value);
+
+        var ex = await Assert.ThrowsAsync<DaprException>(() => _client.GetStateAsync<string>("statestore", "broken"));
+        Assert.Equal(StatusCode.Internal, Assert.IsType<RpcException>(ex.InnerException).StatusCode);
     }
 
     [Fact]
@@ -135,35 +217,42 @@ public sealed class StateTests : IAsyncLifetime
         Assert.Equal(1, _collector.Calls["ExecuteStateTransaction"]);
     }
 
-    [Fact]
-    public async Task Transaction_with_a_stale_etag_applies_nothing()
-    {
-        await _client.SaveStateAsync("statestore", "m", "v1");
-        var (_, etag) = await _client.GetStateAndETagAsync<string>("statestore", "m");
-        await _client.SaveStateAsync("statestore", "m", "v2");
+    // PostgreSQL v2 and SQLite (state/postgresql/v2/postgresql.go doSet/doDelete/Multi; state/sqlite/sqlite_dbaccess.go).
 
-        var ex = await Assert.ThrowsAsync<DaprException>(() => _client.ExecuteStateTransactionAsync("statestore",
-        [
-            new StateTransactionRequest("s1", Encoding.UTF8.GetBytes("\"seg\""), StateOperationType.Upsert),
-            new StateTransactionRequest("m", Encoding.UTF8.GetBytes("\"v3\""), StateOperationType.Upsert, etag),
-        ]));
-        // daprd reports any failed transaction as Internal, ETag mismatch included.
-        Assert.Equal(StatusCode.Internal, Assert.IsType<RpcException>(ex.InnerException).StatusCode);
-        Assert.Null(await _client.GetStateAsync<string>("statestore", "s1"));
-        Assert.Equal("v2", await _client.GetStateAsync<string>("statestore", "m"));
-    }
-
-    [Fact]
-    public async Task Non_atomic_store_keeps_operations_before_the_failure_like_redis()
+    [Theory]
+    [InlineData(StateStoreKind.PostgreSql)]
+    [InlineData(StateStoreKind.Sqlite)]
+    public async Task Sql_stores_roll_a_failed_transaction_back_and_honour_first_write_in_it(StateStoreKind kind)
     {
-        _backend.AddStateStore(new StateStoreOptions { Name = "redisish", NonAtomicTransactions = true });
-        await Assert.ThrowsAsync<DaprException>(() => _client.ExecuteStateTransactionAsync("redisish",
+        _backend.AddStateStore(new StateStoreOptions { Name = "sql", Kind = kind });
+        await _client.SaveStateAsync("sql", "m", "v1");
+        var firstWrite = new StateOptions { Concurrency = ConcurrencyMode.FirstWrite };
+
+        var ex = await Assert.ThrowsAsync<DaprException>(() => _client.ExecuteStateTransactionAsync("sql",
         [
             new StateTransactionRequest("s1", Encoding.UTF8.GetBytes("1"), StateOperationType.Upsert),
-            new StateTransactionRequest("m", Encoding.UTF8.GetBytes("2"), StateOperationType.Upsert, "999"),
-            new StateTransactionRequest("s2", Encoding.UTF8.GetBytes("3"), StateOperationType.Upsert),
+            new StateTransactionRequest("m", Encoding.UTF8.GetBytes("\"v2\""), StateOperationType.Upsert, options: firstWrite),
         ]));
-        Assert.Equal(["collector||s1"], _backend.StateStore("redisish").Entries.Keys);
+        Assert.Equal(StatusCode.Internal, Assert.IsType<RpcException>(ex.InnerException).StatusCode);
+        Assert.Null(await _client.GetStateAsync<string>("sql", "s1"));
+        Assert.Equal("v1", await _client.GetStateAsync<string>("sql", "m"));
+    }
+
+    [Theory]
+    [InlineData(StateStoreKind.PostgreSql, StatusCode.Internal)]
+    [InlineData(StateStoreKind.Sqlite, StatusCode.Aborted)]
+    public async Task Sql_stores_refuse_first_write_on_any_existing_key_and_etags_on_missing_keys(StateStoreKind kind, StatusCode firstWriteRefusal)
+    {
+        _backend.AddStateStore(new StateStoreOptions { Name = "sql", Kind = kind });
+        await _client.SaveStateAsync("sql", "k", 1); // written without first-write: still refused below, unlike Redis
+        var ex = await Assert.ThrowsAsync<DaprException>(() =>
+            _client.SaveStateAsync("sql", "k", 2, new StateOptions { Concurrency = ConcurrencyMode.FirstWrite }));
+        Assert.Equal(firstWriteRefusal, Assert.IsType<RpcException>(ex.InnerException).StatusCode);
+
+        Assert.False(await _client.TrySaveStateAsync("sql", "ghost", 1, Guid.NewGuid().ToString()));
+        Assert.Null(await _client.GetStateAsync<int?>("sql", "ghost"));
+        var (_, etag) = await _client.GetStateAndETagAsync<int>("sql", "k");
+        Assert.True(Guid.TryParse(etag, out _));
     }
 
     [Fact]
@@ -176,9 +265,12 @@ public sealed class StateTests : IAsyncLifetime
     [Fact]
     public async Task Unavailable_and_delay_faults_apply_while_switched_on()
     {
+        // An unreachable Redis is a store error: daprd answers Internal, not Unavailable (that is a dead sidecar).
         _backend.Faults.StateUnavailable = true;
         var ex = await Assert.ThrowsAsync<DaprException>(() => _client.GetStateAsync<string>("statestore", "k"));
-        Assert.Equal(StatusCode.Unavailable, Assert.IsType<RpcException>(ex.InnerException).StatusCode);
+        var rpc = Assert.IsType<RpcException>(ex.InnerException);
+        Assert.Equal(StatusCode.Internal, rpc.StatusCode);
+        Assert.Contains("connection refused", rpc.Status.Detail);
         _backend.Faults.StateUnavailable = false;
 
         _backend.Faults.StateDelay = TimeSpan.FromMilliseconds(150);

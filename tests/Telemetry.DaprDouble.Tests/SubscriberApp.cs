@@ -23,6 +23,8 @@ public sealed class SubscriberApp : IAsyncDisposable
     private SubscriberApp(WebApplication app) => _app = app;
 
     public ConcurrentQueue<Order> Received { get; } = new();
+    /// <summary>When each entry of <see cref="Received"/> arrived.</summary>
+    public ConcurrentQueue<DateTime> ReceivedAt { get; } = new();
     public ConcurrentQueue<int> BulkSizes { get; } = new();
     public ConcurrentQueue<string?> TokensSeen { get; } = new();
 
@@ -56,6 +58,7 @@ public sealed class SubscriberApp : IAsyncDisposable
         {
             TokensSeen.Enqueue(request.Headers["dapr-api-token"].FirstOrDefault());
             Received.Enqueue(order);
+            ReceivedAt.Enqueue(DateTime.UtcNow);
             await Gate(order, request.HttpContext.RequestAborted);
             var answer = Answer(order);
             return int.TryParse(answer, out var code) ? Results.StatusCode(code) : Results.Json(new { status = answer });
@@ -71,6 +74,7 @@ public sealed class SubscriberApp : IAsyncDisposable
             {
                 var order = entry.Event.Data;
                 Received.Enqueue(order);
+                ReceivedAt.Enqueue(DateTime.UtcNow);
                 statuses.Add(new BulkSubscribeAppResponseEntry(entry.EntryId, Answer(order) switch
                 {
                     "RETRY" => BulkSubscribeAppResponseStatus.RETRY,

@@ -67,6 +67,12 @@ public sealed class InMemoryStateStore
         _ => "state.redis",
     };
 
+    private int _refusedWrites;
+
+    /// <summary>Writes (single or inside a transaction) the store refused: a stale ETag or a first-write that found
+    /// the key. Shows how much two writers actually collided.</summary>
+    public int RefusedWrites => Volatile.Read(ref _refusedWrites);
+
     /// <summary>Bytes of values in save and transaction requests (upserts), whether or not the write succeeded.</summary>
     public long ValueBytesRequested => Interlocked.Read(ref _valueBytesRequested);
 
@@ -183,8 +189,16 @@ public sealed class InMemoryStateStore
         var raw = CheckedRawKey(appId, w.Key);
         var now = _time.GetUtcNow();
         var current = Live(target, raw, now);
-        if (Kind == StateStoreKind.Redis) ApplyRedis(target, raw, current, w, singleCall, now);
-        else ApplySql(target, raw, current, w, now);
+        try
+        {
+            if (Kind == StateStoreKind.Redis) ApplyRedis(target, raw, current, w, singleCall, now);
+            else ApplySql(target, raw, current, w, now);
+        }
+        catch (StoreError error) when (!error.ETagInvalid)
+        {
+            Interlocked.Increment(ref _refusedWrites);
+            throw;
+        }
     }
 
     /// <summary>

@@ -41,6 +41,14 @@ public sealed class ResiliencySpec
     /// <summary>Empty: every app id.</summary>
     public List<string> Scopes { get; } = [];
 
+    /// <summary>A spec with one target, for tests that build their policies in code.</summary>
+    public static ResiliencySpec ForComponent(string component, ComponentPolicies policies)
+    {
+        var spec = new ResiliencySpec();
+        spec.Components[component] = policies;
+        return spec;
+    }
+
     public bool AppliesTo(string appId) => Scopes.Count == 0 || Scopes.Contains(appId);
 
     public ComponentPolicies? For(string component, string appId) =>
@@ -175,14 +183,14 @@ public sealed class CircuitBreaker(BreakerPolicy policy, TimeProvider time)
             {
                 _consecutiveSuccesses++;
                 _consecutiveFailures = 0;
-                if (state == BreakerState.HalfOpen && _consecutiveSuccesses >= policy.MaxRequests) Enter(BreakerState.Closed, now);
+                if (state == BreakerState.HalfOpen && _consecutiveSuccesses >= policy.MaxRequests) Transition(BreakerState.Closed, now);
                 return;
             }
             _consecutiveFailures++;
             _consecutiveSuccesses = 0;
             if (state == BreakerState.HalfOpen || (state == BreakerState.Closed && _consecutiveFailures >= policy.TripAtConsecutiveFailures))
             {
-                Enter(BreakerState.Open, now);
+                Transition(BreakerState.Open, now);
                 _openings++;
             }
         }
@@ -190,13 +198,13 @@ public sealed class CircuitBreaker(BreakerPolicy policy, TimeProvider time)
 
     private BreakerState Current(DateTimeOffset now)
     {
-        if (_expiry == DateTimeOffset.MinValue) Enter(BreakerState.Closed, now); // first use starts the first generation
-        if (_state == BreakerState.Closed && policy.Interval > TimeSpan.Zero && now >= _expiry) Enter(BreakerState.Closed, now);
-        else if (_state == BreakerState.Open && now >= _expiry) Enter(BreakerState.HalfOpen, now);
+        if (_expiry == DateTimeOffset.MinValue) Transition(BreakerState.Closed, now); // first use starts the first generation
+        if (_state == BreakerState.Closed && policy.Interval > TimeSpan.Zero && now >= _expiry) Transition(BreakerState.Closed, now);
+        else if (_state == BreakerState.Open && now >= _expiry) Transition(BreakerState.HalfOpen, now);
         return _state;
     }
 
-    private void Enter(BreakerState state, DateTimeOffset now)
+    private void Transition(BreakerState state, DateTimeOffset now)
     {
         _state = state;
         _consecutiveFailures = _consecutiveSuccesses = _halfOpenRequests = 0;
