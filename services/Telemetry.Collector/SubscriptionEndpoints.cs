@@ -20,6 +20,10 @@ namespace Telemetry.Collector;
 public static partial class SubscriptionEndpoints
 {
     public const string Route = "/subscriptions/telemetry";
+
+    /// <summary>Where daprd hands what reached the dead-letter topic: messages DROPped as undecodable, and messages
+    /// whose RETRY outlasted the inbound retry policy (components/resiliency.yaml) — e.g. a store outage of minutes.</summary>
+    public const string DeadLetterRoute = "/subscriptions/telemetry-deadletter";
     private const int MaxMessagesPerDelivery = 100;
     // Long enough to gather a few published batches per delivery at the natural rate, so each append carries
     // several samples per GPU (measured: 40 ms wrote 11.6x the stored bytes, 250 ms 6.5x; docs/performance.md,
@@ -40,16 +44,43 @@ public static partial class SubscriptionEndpoints
             .AddEndpointFilter<AppTokenFilter>()
             .RequireHost($"*:{port}")
             .ExcludeFromDescription();
+        // The dead-letter topic is consumed too: each arrival is counted, and stored if it can be now (the store is
+        // back); what still fails is answered RETRY and redelivered under the same inbound policy. It has no dead-letter
+        // topic of its own, so a message that fails even that is acknowledged; it stays in the Redis stream (until
+        // maxLenApprox trims it) for an operator to replay.
+        app.MapPost(DeadLetterRoute, DeliverDeadLetters)
+            .WithTopic(new TopicOptions { PubsubName = dapr.PubSubName, Name = dapr.DeadLetterTopic })
+            .WithMetadata(new BulkSubscribeAttribute(dapr.DeadLetterTopic, MaxMessagesPerDelivery, MaxAwaitMilliseconds))
+            .AddEndpointFilter<AppTokenFilter>()
+            .RequireHost($"*:{port}")
+            .ExcludeFromDescription();
         return app;
     }
 
-    internal static async Task<IResult> Deliver(HttpRequest request, IBatchSink sink, ILoggerFactory loggers, CancellationToken cancellationToken)
+    internal static Task<IResult> Deliver(HttpRequest request, IBatchSink sink, ILoggerFactory loggers, CancellationToken cancellationToken) =>
+        DeliverAsync(request, sink, loggers, deadLetters: false, cancellationToken);
+
+    internal static Task<IResult> DeliverDeadLetters(HttpRequest request, IBatchSink sink, ILoggerFactory loggers, CancellationToken cancellationToken) =>
+        DeliverAsync(request, sink, loggers, deadLetters: true, cancellationToken);
+
+    private static async Task<IResult> DeliverAsync(HttpRequest request, IBatchSink sink, ILoggerFactory loggers, bool deadLetters, CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger(typeof(SubscriptionEndpoints));
+        var answer = await AnswerAsync(request, sink, logger, cancellationToken);
+        if (deadLetters)
+        {
+            var statuses = answer is BulkSubscribeAppResponse bulk ? bulk.Statuses.Select(s => s.Status.ToString()) : [((SingleAnswer)answer).Status];
+            foreach (var status in statuses) TelemetryMetrics.DeadLetterMessages.WithLabels(status.ToLowerInvariant()).Inc();
+        }
+        return Results.Json(answer);
+    }
+
+    private static async Task<object> AnswerAsync(HttpRequest request, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    {
         if (request.ContentLength > MaxDeliveryBytes)
         {
             Dropped(logger, "too_large", $"body of {request.ContentLength} bytes is over the {MaxDeliveryBytes}-byte limit");
-            return Results.Json(new SingleAnswer("DROP"));
+            return new SingleAnswer("DROP");
         }
         JsonDocument body;
         try
@@ -59,18 +90,18 @@ public static partial class SubscriptionEndpoints
         catch (JsonException error)
         {
             Dropped(logger, "undecodable", $"body is not JSON: {error.Message}");
-            return Results.Json(new SingleAnswer("DROP"));
+            return new SingleAnswer("DROP");
         }
         catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             Dropped(logger, "too_large", error.Message);
-            return Results.Json(new SingleAnswer("DROP"));
+            return new SingleAnswer("DROP");
         }
         using (body)
         {
             return IsBulk(body.RootElement)
-                ? Results.Json(await DeliverBulkAsync(body.RootElement, sink, logger, cancellationToken))
-                : Results.Json(new SingleAnswer(await DeliverSingleAsync(body.RootElement, sink, logger, cancellationToken)));
+                ? await DeliverBulkAsync(body.RootElement, sink, logger, cancellationToken)
+                : new SingleAnswer(await DeliverSingleAsync(body.RootElement, sink, logger, cancellationToken));
         }
     }
 

@@ -27,6 +27,9 @@ public static class TelemetryMetrics
         "telemetry_write_conflicts_total", "Guarded window writes that lost a race and were retried.");
     public static readonly Counter MessagesDropped = Metrics.CreateCounter(
         "telemetry_messages_dropped_total", "Messages that can never be processed, sent to the dead-letter topic, by reason.", "reason");
+    public static readonly Counter DeadLetterMessages = Metrics.CreateCounter(
+        "telemetry_dead_letter_messages_total",
+        "Messages that reached the dead-letter topic (Dapr mode), by what the collector then did: success (stored now), retry, drop.", "outcome");
     public static readonly Gauge QueueDepth = Metrics.CreateGauge(
         "telemetry_queue_depth", "Batches waiting between streamer and collector (embedded mode).");
     public static readonly Histogram WindowSize = Metrics.CreateHistogram(

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Telemetry.Core.Configuration;
+using Telemetry.DaprDouble;
+using Telemetry.Hosting;
 using Xunit.Abstractions;
 
 namespace Telemetry.Dapr.Tests;
@@ -23,7 +25,8 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         cluster.Backend.Faults.StateUnavailableForAppId = ServiceDefaults.CollectorAppId;
         var streamer = await cluster.StartStreamerAsync(FullSpeedOnce);
         await streamer.StreamerStatus.Finished.WaitAsync(Patience);
-        await Task.Delay(1500); // deliveries keep failing and coming back meanwhile
+        // Deliveries keep failing and coming back (in place, under the inbound policy) meanwhile.
+        await Eventually.TrueAsync(() => collector.Sidecar.Counters.Retries >= 3, "three redeliveries while the store is down", Patience);
         cluster.Backend.Faults.StateUnavailableForAppId = null;
         await cluster.Backend.WaitForIdleAsync(Patience);
 
@@ -31,6 +34,30 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         Assert.True(faults > 0, "the collector answered RETRY while the store was down");
         Assert.Equal(0, cluster.Backend.Counters.Drops + cluster.Backend.Counters.DeadLettered);
         await AssertExactAsync(gateway.Client, faults);
+    }
+
+    [Fact]
+    public async Task Store_outage_outlasting_the_inbound_policy_is_stored_from_the_dead_letter_topic()
+    {
+        await using var cluster = new DaprCluster();
+        // A short inbound policy (2 s of retries) so the outage outlasts it without the test waiting minutes.
+        cluster.Backend.Resiliency = ResiliencySpec.ForComponent(ServiceDefaults.PubSubName,
+            new ComponentPolicies(null, null, RetryPolicy.Constant(TimeSpan.FromMilliseconds(100), maxRetries: 20)));
+        var collector = await cluster.StartCollectorAsync();
+        var gateway = await cluster.StartGatewayAsync();
+        var deadLettersBefore = TelemetryMetrics.DeadLetterMessages.WithLabels("success").Value;
+
+        cluster.Backend.Faults.StateUnavailableForAppId = ServiceDefaults.CollectorAppId;
+        var streamer = await cluster.StartStreamerAsync(FullSpeedOnce);
+        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
+        await Eventually.TrueAsync(() => collector.Sidecar.Counters.DeadLettered > 0, "a message given up on and dead-lettered", Patience);
+        cluster.Backend.Faults.StateUnavailableForAppId = null; // the store is back while dead letters are being retried
+
+        await cluster.Backend.WaitForIdleAsync(Patience);
+        Assert.Equal(0, cluster.Backend.Counters.Drops);
+        Assert.True(TelemetryMetrics.DeadLetterMessages.WithLabels("success").Value > deadLettersBefore,
+            "dead letters were counted and stored");
+        await AssertExactAsync(gateway.Client, collector.Sidecar.Counters.DeadLettered);
     }
 
     [Fact]
@@ -57,8 +84,7 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         var gateway = await cluster.StartGatewayAsync();
         var streamer = await cluster.StartStreamerAsync(FullSpeedOnce);
 
-        var deadline = DateTime.UtcNow + Patience;
-        while (doomed.Sidecar.Counters.Deliveries == 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        await Eventually.TrueAsync(() => doomed.Sidecar.Counters.Deliveries > 0, "a delivery to the doomed collector", Patience);
         await doomed.Sidecar.KillAsync();
         await doomed.StopAsync();
 
@@ -103,8 +129,10 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         var (grpcPort, httpPort) = (FreePort(), FreePort());
         var streamer = cluster.StartStreamer($"http://127.0.0.1:{grpcPort}", $"http://127.0.0.1:{httpPort}", FullSpeedOnce);
 
-        await Task.Delay(1500);
-        Assert.Equal(0, streamer.StreamerStatus.BatchesPublished); // nothing goes out before the sidecar answers
+        // The streamer is up and says it is not ready: it is waiting for its sidecar, and has sent nothing.
+        await Eventually.TrueAsync(async () => (await streamer.Client.GetAsync("/health/ready")).StatusCode == HttpStatusCode.ServiceUnavailable,
+            "the streamer answering not-ready while its sidecar is absent", Patience);
+        Assert.Equal(0, streamer.StreamerStatus.BatchesPublished);
         Assert.False(streamer.StreamerStatus.Finished.IsCompleted);
         await cluster.Backend.StartSidecarAsync(ServiceDefaults.StreamerAppId, options =>
         {

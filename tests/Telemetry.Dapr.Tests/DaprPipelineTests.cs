@@ -110,9 +110,10 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
             ["SHARE_LEASE_SECONDS"] = "3",
         };
         var first = await cluster.StartStreamerAsync(settings);
-        await Task.Delay(1500);
+        await Eventually.TrueAsync(() => first.StreamerStatus.RowsPublished > 0, "the first streamer publishing", Patience);
         var second = await cluster.StartStreamerAsync(settings);
-        await Task.Delay(1500);
+        await Eventually.TrueAsync(() => second.StreamerStatus.RowsPublished > 0, "the second streamer publishing beside the first", Patience);
+        Assert.False(first.StreamerStatus.Finished.IsCompleted, "the two streamers overlapped");
         await first.StopAsync(); // leaves mid-range: hands its remaining rows back
         var third = await cluster.StartStreamerAsync(settings);
 
