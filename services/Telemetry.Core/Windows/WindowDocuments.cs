@@ -17,6 +17,11 @@ internal sealed class WindowManifest
     public long NextSegment { get; set; }
     public List<SegmentRef> Segments { get; set; } = [];
 
+    /// <summary>Ids of the segments the commit that wrote this manifest replaced. Its writer deletes them right after;
+    /// the next commit of this GPU deletes them again, so a writer that died between commit and clean-up leaves
+    /// nothing behind (in Dapr mode no key listing could find them). Absent in manifests of older versions.</summary>
+    public List<string>? Garbage { get; set; }
+
     [JsonIgnore]
     public int Retained
     {

@@ -42,6 +42,12 @@ internal sealed class WindowPlan
     public StateOperation ManifestWrite => Writes[^1];
     public IEnumerable<StateOperation> SegmentWrites => Writes.Take(Writes.Count - 1);
     public List<string> ReplacedSegmentKeys { get; } = [];
+    private readonly List<string> _replacedIds = [];
+    private readonly List<string> _inheritedGarbage = [];
+
+    /// <summary>What to delete once this plan's manifest committed: the segments it replaced, and those the previous
+    /// commit replaced (its writer may have died before deleting them; deleting twice is harmless).</summary>
+    public IEnumerable<string> KeysToDeleteAfterCommit => ReplacedSegmentKeys.Concat(_inheritedGarbage);
 
     private WindowPlan(WindowOptions options, GpuIdentity gpu, StoredItem? manifestRead, WindowManifest manifest,
         MetricSample[] late, MetricSample[] tail, int tooOld, int runStart, int runEnd, int mergeFrom)
@@ -194,6 +200,7 @@ internal sealed class WindowPlan
             Writes.Clear();
             NewSegments.Clear();
             ReplacedSegmentKeys.Clear();
+            _replacedIds.Clear();
             return true;
         }
 
@@ -204,6 +211,9 @@ internal sealed class WindowPlan
         var oldestAdded = _late.Length > 0 ? _late[0].Timestamp.Ticks : _tail[0].Timestamp.Ticks;
         _manifest.LastSeen = Math.Max(_manifest.LastSeen, newestAdded);
         _manifest.FirstSeen = _manifest.FirstSeen == 0 ? oldestAdded : Math.Min(_manifest.FirstSeen, oldestAdded);
+        _inheritedGarbage.Clear();
+        foreach (var id in _manifest.Garbage ?? []) _inheritedGarbage.Add(WindowKeys.Segment(Gpu.Uuid, id));
+        _manifest.Garbage = _replacedIds.Count > 0 ? [.. _replacedIds] : null;
         Writes.Add(new UpsertOperation(WindowKeys.Manifest(Gpu.Uuid), WindowCodec.Encode(_manifest), WriteCondition.For(ManifestRead)));
         return true;
     }
@@ -256,10 +266,15 @@ internal sealed class WindowPlan
         else
         {
             ReplacedSegmentKeys.Add(key);
+            _replacedIds.Add(segment.Id);
         }
     }
 
-    private void Replace(SegmentRef segment) => ReplacedSegmentKeys.Add(WindowKeys.Segment(Gpu.Uuid, segment.Id));
+    private void Replace(SegmentRef segment)
+    {
+        ReplacedSegmentKeys.Add(WindowKeys.Segment(Gpu.Uuid, segment.Id));
+        _replacedIds.Add(segment.Id);
+    }
 
     private IEnumerable<SegmentRef> WriteSegments(MetricSample[] samples, Func<WindowManifest, string> newSegmentId)
     {

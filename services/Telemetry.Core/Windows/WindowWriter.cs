@@ -97,7 +97,7 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
                 result += new AppendResult(plan.Added, plan.Duplicates, plan.Evicted, 0);
                 observer?.WindowWritten(plan.RetainedAfter);
                 pending.Remove(plan.Gpu.Uuid);
-                foreach (var key in plan.ReplacedSegmentKeys)
+                foreach (var key in plan.KeysToDeleteAfterCommit)
                 {
                     obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
                     _cache.Remove(key);
@@ -109,9 +109,24 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
                     if (samples.Count <= options.SegmentCapacity / 2) _cache.Add(key, samples);
                 }
             }
-            if (obsolete.Count > 0) await store.ExecuteAsync(obsolete, cancellationToken).ConfigureAwait(false);
+            if (obsolete.Count > 0) await DeleteObsoleteAsync(obsolete, cancellationToken).ConfigureAwait(false);
         }
         return result;
+    }
+
+    /// <summary>Deletes segments committed manifests no longer name. Best effort: the samples are already committed,
+    /// and each manifest lists what its commit replaced, so the next commit of that GPU deletes whatever is left.</summary>
+    private async Task DeleteObsoleteAsync(List<StateOperation> obsolete, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await store.ExecuteAsync(obsolete, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (IsOutcomeUnknown(error))
+        {
+            _logger.LogWarning("Deleting {Count} replaced segment(s) failed; the next write of those GPUs deletes them: {Reason}",
+                obsolete.Count, error.Message);
+        }
     }
 
     /// <summary>Splits the plans so no single write carries more than <see cref="WindowOptions.MaxWriteBytes"/>

@@ -48,3 +48,56 @@ public sealed class OrphanSegmentSweeperTests : IDisposable
         Assert.Equal(["gpu|a"], await memory.ListKeysAsync("gpu|"));
     }
 }
+
+/// <summary>In Dapr mode no key listing exists, so replaced segments a writer failed to delete (it died between
+/// commit and clean-up) must be found through the manifest: each lists what its commit replaced.</summary>
+public sealed class ReplacedSegmentCleanUpTests
+{
+    [Fact]
+    public async Task Segments_left_by_a_failed_clean_up_are_deleted_by_the_next_commit_of_that_gpu()
+    {
+        var memory = new MemoryKeyValueStore();
+        var failing = new FailingDeletesStore(memory);
+        var options = new WindowOptions { MaxEntries = 1_000, SegmentCapacity = 16 };
+        var reader = new WindowReader(memory);
+        var gpu = Gpu(1, 0);
+        await new WindowWriter(memory, options).AppendAsync([new GpuSamples(gpu, Instants(0, 3, metrics: 1))]);
+
+        // The 3-sample tail segment is folded with 4 new samples into a new one (a segment is folded into a newer one
+        // at least as big); deleting the replaced one fails, as if the writer died there.
+        failing.FailDeletes = true;
+        await new WindowWriter(failing, options).AppendAsync([new GpuSamples(gpu, Instants(3, 7, metrics: 1))]);
+        Assert.NotEmpty(await UnreferencedSegmentsAsync(memory, gpu.Uuid));
+        var before = await ReadAllAsync(reader, gpu.Uuid);
+        Assert.Equal(7, before.Count);
+
+        // Any writer's next commit of that GPU removes them.
+        failing.FailDeletes = false;
+        await new WindowWriter(memory, options).AppendAsync([new GpuSamples(gpu, Instants(7, 15, metrics: 1))]);
+        Assert.Empty(await UnreferencedSegmentsAsync(memory, gpu.Uuid));
+        Assert.Equal(15, (await ReadAllAsync(reader, gpu.Uuid)).Count);
+    }
+
+    private static async Task<List<string>> UnreferencedSegmentsAsync(MemoryKeyValueStore store, string uuid)
+    {
+        var manifest = await store.GetAsync(WindowKeys.Manifest(uuid));
+        var referenced = System.Text.Json.JsonDocument.Parse(manifest!.Value).RootElement.GetProperty("segments")
+            .EnumerateArray().Select(segment => WindowKeys.Segment(uuid, segment.GetProperty("id").GetString()!)).ToHashSet();
+        var stored = await store.ListKeysAsync(WindowKeys.Segment(uuid, ""));
+        return [.. stored.Where(key => !referenced.Contains(key))];
+    }
+
+    /// <summary>Fails calls made only of deletes: the clean-up after a commit.</summary>
+    private sealed class FailingDeletesStore(IKeyValueStore inner) : IKeyValueStore
+    {
+        public bool FailDeletes { get; set; }
+        public Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default) => inner.GetAsync(key, cancellationToken);
+        public Task<IReadOnlyDictionary<string, StoredItem>> GetManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default) =>
+            inner.GetManyAsync(keys, cancellationToken);
+        public Task<bool> PingAsync(CancellationToken cancellationToken = default) => inner.PingAsync(cancellationToken);
+        public Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default) =>
+            FailDeletes && operations.All(operation => operation is DeleteOperation)
+                ? throw new IOException("store went away during clean-up")
+                : inner.ExecuteAsync(operations, cancellationToken);
+    }
+}
