@@ -18,6 +18,7 @@ public sealed class CollectorSubscriptionTests
 {
     private const int BrokerPort = 9000, HealthPort = 8080;
     private const string Route = "/subscriptions/telemetry";
+    private const string DeadLetterRoute = "/subscriptions/telemetry-deadletter";
 
     private static HostFactory<CollectorProgram> Collector(IKeyValueStore store, Dictionary<string, string?>? settings = null) =>
         new(settings ?? new() { ["LOG_LEVEL"] = "Critical" }, services => services.Replace(ServiceDescriptor.Singleton(store)));
@@ -64,8 +65,9 @@ public sealed class CollectorSubscriptionTests
     {
         await using var host = Collector(new MemoryKeyValueStore());
         using var app = host.ClientOn(BrokerPort);
-        var subscriptions = await app.GetJsonAsync("/dapr/subscribe");
-        var subscription = Assert.Single(subscriptions.AsArray())!.AsObject();
+        var subscriptions = (await app.GetJsonAsync("/dapr/subscribe")).AsArray();
+        Assert.Equal(2, subscriptions.Count);
+        var subscription = subscriptions.Single(s => (string)s!["topic"]! == "telemetry")!.AsObject();
         // The SDK writes "pubsubName" and a route without its leading slash; daprd reads JSON keys without regard
         // to case and routes relative to the app, so both are what a sidecar expects.
         var pubsub = subscription.Single(p => p.Key.Equals("pubsubname", StringComparison.OrdinalIgnoreCase)).Value;
@@ -77,6 +79,12 @@ public sealed class CollectorSubscriptionTests
         Assert.True((bool)bulk["enabled"]!);
         Assert.True((int)bulk["maxMessagesCount"]! > 1);
         Assert.InRange((int)bulk["maxAwaitDurationMs"]!, 1, 1000);
+
+        // The dead-letter topic is consumed too (counted, and stored once the store is back), with no dead letter of its own.
+        var deadLetters = subscriptions.Single(s => (string)s!["topic"]! == "telemetry-deadletter")!.AsObject();
+        Assert.Equal(DeadLetterRoute, "/" + ((string)deadLetters["route"]!).TrimStart('/'));
+        Assert.False(deadLetters.ContainsKey("deadLetterTopic") && deadLetters["deadLetterTopic"] is not null);
+        Assert.True((bool)deadLetters["bulkSubscribe"]!["enabled"]!);
 
         using var elsewhere = host.ClientOn(HealthPort);
         using var response = await elsewhere.GetAsync("/dapr/subscribe");
