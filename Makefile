@@ -18,6 +18,7 @@ help:
 	@echo "make openapi    write docs/openapi.json from the code (no server)"
 	@echo "make bench      performance figures, quick mode (table + BenchmarkResults/results.json); make bench-full for the full run"
 	@echo "make fuzz       long CSV and REST API fuzzing (FUZZ_SECONDS per fuzzer, default 120; FUZZ_SEED)"
+	@echo "make dapr-run   build the three Dapr apps once, then dapr run -f . (dapr-build builds only)"
 	@echo "make lint-deploy / docker-build / docker-deploy / docker-down / helm-lint   (see deploy/)"
 
 build:

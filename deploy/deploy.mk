@@ -3,6 +3,8 @@
 #   make docker-build [TAG=x]        build the three images
 #   make docker-push [TAG=x] [REGISTRY_PORT=5000]
 #   make docker-deploy / docker-down  run / stop the compose deployment
+#   make dapr-build                   build the three Dapr apps once (Release), for dapr.yaml
+#   make dapr-run                     dapr-build, then `dapr run -f .` (needs the dapr CLI)
 #   make helm-lint                    helm lint + template (needs helm)
 #   make lint-deploy                  compose config, yamllint, shellcheck
 
@@ -14,7 +16,22 @@ DEPLOY_SCRIPTS := deploy/compose/build-and-push.sh deploy/compose/setup.sh deplo
 # docker-compose v1 validates offline; fall back to the compose plugin.
 COMPOSE_CMD := $(shell command -v docker-compose 2>/dev/null || (docker compose version >/dev/null 2>&1 && echo "docker compose"))
 
-.PHONY: docker-build docker-push docker-deploy docker-down helm-lint lint-deploy
+# dapr.yaml starts each app with `dotnet run --no-build -c Release`: the apps share
+# projects, and three builds at once race on their obj/ folders. Build them here,
+# one after the other, with the configuration dapr.yaml runs.
+DAPR_APPS := services/Telemetry.Streamer services/Telemetry.Collector services/Telemetry.Gateway
+
+.PHONY: docker-build docker-push docker-deploy docker-down helm-lint lint-deploy dapr-build dapr-run
+
+dapr-build:
+	@for app in $(DAPR_APPS); do \
+	  echo "dapr-build: $$app"; \
+	  dotnet build $$app -c Release -nologo -v quiet || exit 1; \
+	done
+
+dapr-run: dapr-build
+	@command -v dapr >/dev/null 2>&1 || { echo "dapr-run: the dapr CLI is not installed (https://docs.dapr.io/getting-started/install-dapr-cli/)"; exit 1; }
+	dapr run -f .
 
 docker-build:
 	deploy/compose/build-and-push.sh -n -t $(TAG)

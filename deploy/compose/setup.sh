@@ -59,7 +59,8 @@ fi
 if (( DETACH )); then
   echo "==> building and starting in the background"
   "${COMPOSE[@]}" up -d --build
-  echo "==> waiting for the services to report healthy"
+  echo "==> waiting for the services to report healthy (up to 120 s)"
+  unhealthy=1
   for _ in $(seq 1 60); do
     unhealthy="$("${COMPOSE[@]}" ps | grep -cE 'starting|unhealthy' || true)"
     if [[ "$unhealthy" == "0" ]]; then
@@ -68,6 +69,11 @@ if (( DETACH )); then
     sleep 2
   done
   "${COMPOSE[@]}" ps
+  if [[ "$unhealthy" != "0" ]]; then
+    echo "error: ${unhealthy} container(s) still starting or unhealthy after 120 s;" >&2
+    echo "       see '$0 -l' and: docker inspect --format '{{json .State.Health}}' <container>" >&2
+    exit 1
+  fi
   echo
   echo "API:        http://localhost:8081/api/v1/gpus"
   echo "Health:     http://localhost:8081/health  http://localhost:8080/health  http://localhost:8082/health"

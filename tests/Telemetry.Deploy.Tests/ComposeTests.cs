@@ -81,14 +81,52 @@ public partial class ComposeTests
         Assert.Equal(3, sidecars.Count);
         var byAppId = sidecars.ToDictionary(s => Flag(Args(s), "-app-id")!);
         Assert.Equal(Repo.AppIds.Order(StringComparer.Ordinal), byAppId.Keys.Order(StringComparer.Ordinal));
-        foreach (var (appId, sidecar) in byAppId)
-        {
-            Assert.Equal($"service:{AppService[appId]}", Services[sidecar]!["network_mode"].Text());
-        }
         Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), Flag(Args(byAppId[ServiceDefaults.CollectorAppId]), "-app-port"));
         Assert.Equal(ServiceDefaults.GatewayPort.ToString(), Flag(Args(byAppId[ServiceDefaults.GatewayAppId]), "-app-port"));
         var streamerPort = Flag(Args(byAppId[ServiceDefaults.StreamerAppId]), "-app-port");
         Assert.True(streamerPort is null || streamerPort == ServiceDefaults.StreamerHealthPort.ToString());
+    }
+
+    /// <summary>
+    /// A container started with network_mode service:/container: joins that container's network namespace once;
+    /// when the app container restarts (crash under restart: unless-stopped, docker restart, a recreate) it gets a
+    /// new namespace and the sidecar is left in the old one, cut off from its app until it is recreated too. Every
+    /// container here has its own network identity instead.
+    /// </summary>
+    [Fact]
+    public void No_container_shares_another_containers_network_namespace()
+    {
+        foreach (var (name, service) in Services)
+        {
+            var mode = service!["network_mode"].Text();
+            Assert.False(mode is not null && (mode.StartsWith("service:", StringComparison.Ordinal) || mode.StartsWith("container:", StringComparison.Ordinal)),
+                $"{name}: network_mode '{mode}' is orphaned when that container restarts; give it its own network identity");
+        }
+    }
+
+    /// <summary>With their own network identities, app and sidecar find each other by service name: the app
+    /// through the Dapr SDK's DAPR_GRPC_ENDPOINT / DAPR_HTTP_ENDPOINT, the sidecar through daprd's
+    /// -app-channel-address (default 127.0.0.1, which would be the sidecar itself: dapr/dapr
+    /// cmd/daprd/options/options.go). daprd's API listens on every interface by default (dapr/dapr
+    /// pkg/runtime/config.go, DefaultAPIListenAddress), so the app reaches it over telemetry-net.</summary>
+    [Fact]
+    public void Apps_and_sidecars_address_each_other_by_service_name_on_one_network()
+    {
+        foreach (var sidecar in Sidecars)
+        {
+            var args = Args(sidecar);
+            var app = AppService[Flag(args, "-app-id")!];
+            Assert.Contains("telemetry", Services[sidecar]!["networks"]!.AsArray().Select(n => n.Text()));
+            Assert.Contains("telemetry", Services[app]!["networks"]!.AsArray().Select(n => n.Text()));
+            Assert.Null(Flag(args, "-dapr-listen-addresses")); // default: all interfaces
+            if (Flag(args, "-app-port") is not null)
+            {
+                Assert.Equal(app, Flag(args, "-app-channel-address"));
+            }
+            Assert.Equal($"http://{sidecar}:{Flag(args, "-dapr-grpc-port")}", EnvDefault(app, "DAPR_GRPC_ENDPOINT"));
+            Assert.Equal($"http://{sidecar}:{Flag(args, "-dapr-http-port")}", EnvDefault(app, "DAPR_HTTP_ENDPOINT"));
+            Assert.Null(Services[sidecar]!["ports"]); // the sidecar API stays inside telemetry-net
+        }
     }
 
     [Fact]
@@ -193,6 +231,8 @@ public partial class ComposeTests
         Assert.Equal("", EnvDefault(g, "CORS_ORIGINS"));
     }
 
+    /// <summary>The check reads its port from a variable the container sets to the health port (running the
+    /// commands against a real host is <see cref="HealthCheckCommandTests"/>).</summary>
     [Fact]
     public void App_healthchecks_probe_each_apps_health_port()
     {
@@ -205,8 +245,11 @@ public partial class ComposeTests
         foreach (var (appId, port) in healthPort)
         {
             var test = string.Join(' ', Services[AppService[appId]]!["healthcheck"]!["test"]!.AsArray().Select(t => t.Text()));
-            Assert.Contains($"/dev/tcp/127.0.0.1/{port}", test);
+            var variable = Regex.Match(test, @"/dev/tcp/127\.0\.0\.1/\$\$\{([A-Z_]+)\}");
+            Assert.True(variable.Success, $"{appId}: the health check does not read its port from a variable: {test}");
+            Assert.Equal(port.ToString(), EnvDefault(AppService[appId], variable.Groups[1].Value));
             Assert.Contains("GET /health ", test);
+            Assert.Contains("Host: 127.0.0.1:%s", test);
         }
         Assert.NotNull(Services["redis"]!["healthcheck"]);
     }

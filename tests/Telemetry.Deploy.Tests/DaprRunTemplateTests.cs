@@ -109,4 +109,31 @@ public class DaprRunTemplateTests
             Assert.Contains($"{project}.csproj", command);
         }
     }
+
+    /// <summary>
+    /// The three apps share projects (Core, Hosting, Dapr): three `dotnet run` builds started together by
+    /// `dapr run -f` race on the same obj/ folders. The run template has no pre-build step (dapr/cli
+    /// pkg/standalone/run.go, RunConfig: one command per app), so each app runs prebuilt and `make dapr-build`
+    /// builds exactly those projects once, in the configuration the commands run.
+    /// </summary>
+    [Fact]
+    public void Apps_run_prebuilt_and_one_make_target_builds_exactly_them()
+    {
+        var mk = Repo.Read("deploy", "deploy.mk");
+        var appsLine = mk.Split('\n').Single(l => l.StartsWith("DAPR_APPS :=", StringComparison.Ordinal));
+        var built = appsLine["DAPR_APPS :=".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal).ToList();
+        var run = Template["apps"]!.AsArray().Select(a => a!["appDirPath"].Text()!.TrimStart('.', '/').TrimEnd('/')).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(run, built);
+
+        var recipe = mk[mk.IndexOf("\ndapr-build:", StringComparison.Ordinal)..];
+        Assert.Contains("dotnet build $$app -c Release", recipe);
+        Assert.Contains("dapr-run: dapr-build", mk);
+        foreach (var app in Template["apps"]!.AsArray())
+        {
+            var command = app!["command"]!.AsArray().Select(x => x.Text()!).ToList();
+            Assert.True(command.Contains("--no-build"), $"{app["appID"].Text()}: `dotnet run` without --no-build builds shared projects in parallel with the other apps");
+            var c = command.IndexOf("-c");
+            Assert.True(c >= 0 && command[c + 1] == "Release", $"{app["appID"].Text()}: run the configuration make dapr-build builds (-c Release)");
+        }
+    }
 }

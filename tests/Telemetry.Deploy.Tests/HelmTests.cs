@@ -100,7 +100,7 @@ public class HelmTests
         Assert.Equal(ServiceDefaults.StreamerRate, Values["streamer"]!["rate"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.BatchSize, Values["streamer"]!["batchSize"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.ContainerCsvFile, Values["streamer"]!["csvFile"].Text());
-        Assert.Equal(ServiceDefaults.StreamerAppId, Values["streamer"]!["image"].Text());
+        Assert.Equal(ServiceDefaults.StreamerAppId, Values["streamer"]!["image"]!["repository"].Text());
 
         Assert.Equal(ServiceDefaults.CollectorHealthPort, Values["collector"]!["healthPort"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.CollectorMetricsPort, Values["collector"]!["metricsPort"]!.GetValue<long>());
@@ -108,12 +108,12 @@ public class HelmTests
         Assert.Equal(ServiceDefaults.CollectorWorkers, Values["collector"]!["workers"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.MaxEntries, Values["collector"]!["maxEntries"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.ContainerDataDir, Values["collector"]!["dataDir"].Text());
-        Assert.Equal(ServiceDefaults.CollectorAppId, Values["collector"]!["image"].Text());
+        Assert.Equal(ServiceDefaults.CollectorAppId, Values["collector"]!["image"]!["repository"].Text());
 
         Assert.Equal(ServiceDefaults.GatewayPort, Values["gateway"]!["port"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.GatewayMetricsPort, Values["gateway"]!["metricsPort"]!.GetValue<long>());
         Assert.Equal(ServiceDefaults.MaxEntries, Values["gateway"]!["maxEntries"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.GatewayAppId, Values["gateway"]!["image"].Text());
+        Assert.Equal(ServiceDefaults.GatewayAppId, Values["gateway"]!["image"]!["repository"].Text());
 
         var dapr = Values["dapr"]!;
         Assert.Equal(ServiceDefaults.PubSubName, dapr["pubsubName"].Text());

@@ -17,14 +17,32 @@ app.kubernetes.io/name: {{ index . 1 }}
 app.kubernetes.io/instance: {{ $root.Release.Name }}
 {{- end -}}
 
-{{/* Full image reference: include "telemetry.image" (list . .Values.collector.image) */}}
+{{/*
+Full image reference of one service:
+  include "telemetry.image" (list . .Values.collector.image)
+  include "telemetry.image" (list . .Values.gateway.image .Values.apiGateway.image)
+The service's image is a map (repository, registry, tag) or just a name. Each part
+comes from the first non-empty of: the alias map (third item, the gateway's
+apiGateway.image), the service's image, then for the registry image.registry, and
+for the tag image.tag, global.imageTag and the chart's appVersion.
+*/}}
 {{- define "telemetry.image" -}}
 {{- $root := index . 0 -}}
-{{- $tag := default $root.Chart.AppVersion $root.Values.image.tag -}}
-{{- if $root.Values.image.registry -}}
-{{- printf "%s/%s:%s" $root.Values.image.registry (index . 1) $tag -}}
+{{- $own := index . 1 -}}
+{{- if not (kindIs "map" $own) -}}
+{{- $own = dict "repository" $own -}}
+{{- end -}}
+{{- $alias := dict -}}
+{{- if gt (len .) 2 -}}
+{{- $alias = default (dict) (index . 2) -}}
+{{- end -}}
+{{- $repository := coalesce (get $alias "repository") (get $own "repository") -}}
+{{- $registry := coalesce (get $alias "registry") (get $own "registry") $root.Values.image.registry -}}
+{{- $tag := coalesce (get $alias "tag") (get $own "tag") $root.Values.image.tag $root.Values.global.imageTag $root.Chart.AppVersion | toString -}}
+{{- if $registry -}}
+{{- printf "%s/%s:%s" $registry $repository $tag -}}
 {{- else -}}
-{{- printf "%s:%s" (index . 1) $tag -}}
+{{- printf "%s:%s" $repository $tag -}}
 {{- end -}}
 {{- end -}}
 
