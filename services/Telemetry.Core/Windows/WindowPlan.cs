@@ -201,6 +201,7 @@ internal sealed class WindowPlan
         var oldestAdded = _late.Length > 0 ? _late[0].Timestamp.Ticks : _tail[0].Timestamp.Ticks;
         _manifest.LastSeen = Math.Max(_manifest.LastSeen, newestAdded);
         _manifest.FirstSeen = _manifest.FirstSeen == 0 ? oldestAdded : Math.Min(_manifest.FirstSeen, oldestAdded);
+        _manifest.Latest = LatestValues.Update(_manifest.Latest, _late, _tail);
         Writes.Add(new UpsertOperation(WindowKeys.Manifest(Gpu.Uuid), WindowCodec.Encode(_manifest), WriteCondition.For(ManifestRead)));
         return true;
     }
