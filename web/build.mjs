@@ -13,6 +13,6 @@ const { version } = JSON.parse(readFileSync(join(uplot, 'package.json'), 'utf8')
 // The minified IIFE build (51 kB, global uPlot): the package ships no minified ES module.
 copyFileSync(join(uplot, 'dist', 'uPlot.iife.min.js'), join(vendor, 'uPlot.iife.min.js'));
 copyFileSync(join(uplot, 'dist', 'uPlot.min.css'), join(vendor, 'uPlot.min.css'));
-copyFileSync(join(uplot, 'LICENSE'), join(vendor, 'uPlot.LICENSE'));
+copyFileSync(join(uplot, 'LICENSE'), join(vendor, 'uPlot.LICENSE.txt'));
 writeFileSync(join(vendor, 'VERSIONS'), `uplot ${version}\n`);
 console.log(`vendor: uplot ${version} -> ${vendor}`);

@@ -17,11 +17,16 @@ export function columns(points) {
   return [x, avg, min, max];
 }
 
+const compact = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
+
 const axes = (metric) => [
   { stroke: '#9aa4b2', grid: { stroke: '#2a3140' }, ticks: { stroke: '#2a3140' } },
-  { stroke: '#9aa4b2', grid: { stroke: '#2a3140' }, ticks: { stroke: '#2a3140' }, size: 64,
-    values: (u, values) => values.map((v) => formatValue(metric, v)) },
+  { stroke: '#9aa4b2', grid: { stroke: '#2a3140' }, ticks: { stroke: '#2a3140' }, size: 72,
+    values: (u, values) => values.map((v) => `${compact.format(v)} ${metricInfo(metric).unit}`.trim()) },
 ];
+
+/** A range of one instant would span years on a time axis: a minute around it instead. */
+const timeScale = { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) };
 
 /**
  * One metric's chart: average line, min–max band, values under the cursor in the legend. Dragging across it
@@ -36,7 +41,7 @@ export function metricChart(element, metric, width, syncKey, onZoom) {
     height: 200,
     title: info.unit ? `${info.label} (${info.unit})` : info.label,
     cursor: { sync: { key: syncKey }, drag: { x: true, y: false, setScale: false } },
-    scales: { x: { time: true } },
+    scales: { x: timeScale },
     axes: axes(metric),
     series: [
       {},
@@ -67,7 +72,7 @@ export function comparisonChart(element, metric, width, labels) {
     height: 200,
     title: info.unit ? `${info.label} (${info.unit})` : info.label,
     cursor: { sync: { key: 'host' } },
-    scales: { x: { time: true } },
+    scales: { x: timeScale },
     axes: axes(metric),
     series: [{}, ...labels.map((label, i) => ({ label, stroke: colour(i), width: 1.5, value, spanGaps: true }))],
   }, [[], ...labels.map(() => [])], element);

@@ -86,7 +86,7 @@ export function mountGpu(root, uuid) {
     root.querySelector('#range-note').textContent = data.series.length === 0
       ? 'No samples in this range.'
       : `${formatNumber(samples)} samples from ${formatTime(data.start_time)} to ${formatTime(data.end_time)}, `
-        + `in buckets of ${formatNumber(data.bucket_seconds, 3)} s (line: average; band: min to max).`;
+        + `in buckets of ${bucketText(data.bucket_seconds)} (line: average; band: min to max).`;
   };
 
   function zoomTo(fromSeconds, toSeconds) {
@@ -178,4 +178,10 @@ function latest(gpu) {
 function localInput(date) {
   const pad = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+}
+
+function bucketText(seconds) {
+  if (seconds >= 60) return `${formatNumber(seconds / 60, 1)} min`;
+  if (seconds >= 1) return `${formatNumber(seconds, 1)} s`;
+  return `${formatNumber(seconds * 1000, 1)} ms`;
 }

@@ -17,7 +17,8 @@ namespace Telemetry.Hosting.Status;
 /// </summary>
 public sealed class HeartbeatStore(IKeyValueStore store, StatusOptions options, TimeProvider clock)
 {
-    private const int MaxAttempts = 5;
+    // Ten replicas beating at the same instant could, at worst, each lose nine races.
+    private const int MaxAttempts = 10;
 
     public static IReadOnlyList<string> Keys { get; } =
         [.. Enum.GetValues<PipelineRole>().Select(role => KeyOf(role.ToString().ToLowerInvariant()))];
