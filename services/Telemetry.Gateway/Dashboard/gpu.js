@@ -117,6 +117,9 @@ export function mountGpu(root, uuid) {
 
   (async () => {
     let gpu;
+    // The GPU and its series at once: the series request does not depend on the answer.
+    const series = loadSeries();
+    series.catch(() => {}); // judged below, once the GPU is known to exist
     try {
       gpu = await api(base);
     } catch (error) {
@@ -128,7 +131,7 @@ export function mountGpu(root, uuid) {
     }
     lastSeen = gpu.last_seen;
     showGpu(gpu);
-    await loadSeries();
+    await series;
     return true;
   })().then((found) => found && markReady('gpu'), showError);
 
