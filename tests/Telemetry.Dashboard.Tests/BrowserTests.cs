@@ -54,10 +54,10 @@ public sealed class FleetBrowserTests(BrowserHostFixture fixture) : IClassFixtur
         Assert.Equal("2,470", await page.Locator("#tile-samples .tile-value").InnerTextAsync());
         // Units on every reading, and the status panel's one embedded instance.
         var card = page.Locator($".gpu-card[data-uuid='{Gpu}']");
-        Assert.EndsWith(" %", await card.Locator("[data-metric=DCGM_FI_DEV_GPU_UTIL] .value").InnerTextAsync());
-        Assert.EndsWith(" °C", await card.Locator("[data-metric=DCGM_FI_DEV_GPU_TEMP] .value").InnerTextAsync());
-        Assert.EndsWith(" W", await card.Locator("[data-metric=DCGM_FI_DEV_POWER_USAGE] .value").InnerTextAsync());
-        Assert.EndsWith(" MiB", await card.Locator("[data-metric=DCGM_FI_DEV_FB_USED] .value").InnerTextAsync());
+        Assert.EndsWith(" %", await card.Locator("[data-metric=DCGM_FI_DEV_GPU_UTIL] .value").TextContentAsync() ?? "");
+        Assert.EndsWith(" °C", await card.Locator("[data-metric=DCGM_FI_DEV_GPU_TEMP] .value").TextContentAsync() ?? "");
+        Assert.EndsWith(" W", await card.Locator("[data-metric=DCGM_FI_DEV_POWER_USAGE] .value").TextContentAsync() ?? "");
+        Assert.EndsWith(" MiB", await card.Locator("[data-metric=DCGM_FI_DEV_FB_USED] .value").TextContentAsync() ?? "");
         Assert.Equal(1, await page.Locator("table.status tbody tr[data-service=embedded]").CountAsync());
         await BrowserFixture.ScreenshotAsync(page, "fleet.png");
 
