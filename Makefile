@@ -9,7 +9,7 @@ STANDALONE_DLL := services/Telemetry.Standalone/bin/$(CONFIGURATION)/net10.0/Tel
 export CSV_FILE ?= $(CURDIR)/data/dcgm_metrics_20250718_134233.csv
 export DATA_DIR ?= $(CURDIR)/.data
 
-.PHONY: help build run test coverage openapi clean bench bench-full fuzz
+.PHONY: help build run test coverage openapi clean bench bench-full fuzz dashboard screenshots
 
 help:
 	@echo "make run        embedded pipeline (API on http://localhost:8081), streaming data/ at RATE (default 10/s per worker)"
@@ -17,6 +17,8 @@ help:
 	@echo "make coverage   tests with line/branch coverage; summary printed, HTML in coverage/"
 	@echo "make openapi    write docs/openapi.json from the code (no server)"
 	@echo "make bench      performance figures, quick mode (table + BenchmarkResults/results.json); make bench-full for the full run"
+	@echo "make dashboard  reinstall the dashboard's npm assets (uPlot) from web/package-lock.json into the gateway (needs node; the result is committed)"
+	@echo "make screenshots  docs/images/*.png from the dashboard's browser tests (needs /usr/bin/chromium)"
 	@echo "make fuzz       long CSV and REST API fuzzing (FUZZ_SECONDS per fuzzer, default 120; FUZZ_SEED)"
 	@echo "make dapr-run   build the three Dapr apps once, then dapr run -f . (dapr-build builds only)"
 	@echo "make lint-deploy / docker-build / docker-deploy / docker-down / helm-lint   (see deploy/)"
@@ -62,6 +64,17 @@ bench:
 bench-full:
 	dotnet build tests/Telemetry.Benchmarks -c Release -nologo -v quiet
 	dotnet tests/Telemetry.Benchmarks/bin/Release/net10.0/Telemetry.Benchmarks.dll full $(BENCH_ARGS)
+
+# The dashboard's only third-party front-end code (uPlot) comes from npm, pinned by web/package-lock.json, and is
+# committed under services/Telemetry.Gateway/Dashboard/vendor so that building the services never needs node.
+dashboard:
+	cd web && npm ci --no-audit --no-fund && node build.mjs
+
+screenshots:
+	dotnet build tests/Telemetry.Dashboard.Tests -c $(CONFIGURATION) -nologo -v quiet
+	DASHBOARD_SCREENSHOTS=$(CURDIR)/docs/images dotnet test tests/Telemetry.Dashboard.Tests -c $(CONFIGURATION) --no-build -nologo \
+		--filter "FullyQualifiedName~BrowserTests" -v quiet
+	@ls docs/images
 
 clean:
 	dotnet clean $(SOLUTION) -v quiet

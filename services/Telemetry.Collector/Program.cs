@@ -1,6 +1,7 @@
 using Telemetry.Collector;
 using Telemetry.Dapr;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Status;
 
 // The collector as a Dapr app: the sidecar delivers to BROKER_PORT, windows go to the Dapr state store.
 return await HostRunner.RunAsync(() =>
@@ -9,7 +10,7 @@ return await HostRunner.RunAsync(() =>
     builder.AddTelemetryLogging();
     var ports = builder.Configuration.ReadSettings<CollectorPorts>();
     builder.ListenOn(ports.BrokerPort, ports.HealthPort, ports.MetricsPort);
-    builder.Services.AddDaprState().AddTelemetryCollector();
+    builder.Services.AddDaprState().AddTelemetryCollector().AddInstanceHeartbeat(PipelineRole.Collector);
     builder.Services.AddReadinessCheck<StoreHealthCheck>("state-store");
     builder.Services.AddDeliveryProtection();
 

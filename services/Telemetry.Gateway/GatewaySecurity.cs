@@ -69,6 +69,12 @@ public static class GatewaySecurityExtensions
         "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
         "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
 
+    /// <summary>The dashboard (every path the API does not own): its own scripts and styles only, nothing inline,
+    /// data from this origin.</summary>
+    public const string DashboardContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'";
+
     public static WebApplicationBuilder AddGatewaySecurity(this WebApplicationBuilder builder)
     {
         var settings = builder.Configuration.ReadSettings<GatewaySecurityOptions>();
@@ -112,7 +118,8 @@ public static class GatewaySecurityExtensions
                 headers.XContentTypeOptions = "nosniff";
                 headers.XFrameOptions = "DENY";
                 headers["Referrer-Policy"] = "no-referrer";
-                headers.ContentSecurityPolicy = IsUi(http.Request.Path) ? UiContentSecurityPolicy : ApiContentSecurityPolicy;
+                headers.ContentSecurityPolicy = IsUi(http.Request.Path) ? UiContentSecurityPolicy
+                    : DashboardExtensions.IsReserved(http.Request.Path) ? ApiContentSecurityPolicy : DashboardContentSecurityPolicy;
                 if (http.Request.Path.StartsWithSegments("/api")) headers.CacheControl = "no-store";
                 return Task.CompletedTask;
             }, context);

@@ -37,6 +37,7 @@ public static class GatewayServiceExtensions
         app.MapOpenApi();
         app.MapScalarApiReference("/swagger", options => options.WithTitle("GPU Telemetry API").WithOpenApiRoutePattern("/openapi/{documentName}.json"));
         app.MapTelemetryApi();
+        app.MapDashboard();
         return app;
     }
 }

@@ -1,6 +1,7 @@
 using Telemetry.Dapr;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Status;
 using Telemetry.Imports;
 
 // The API gateway as a Dapr app: reads the windows the collector writes, through the Dapr state store.
@@ -10,7 +11,7 @@ return await HostRunner.RunAsync(() =>
     builder.AddTelemetryLogging();
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
-    builder.Services.AddDaprState().AddTelemetryGateway();
+    builder.Services.AddDaprState().AddTelemetryGateway().AddInstanceHeartbeat(PipelineRole.Gateway);
     builder.AddGatewaySecurity();
     // CSV imports: Dapr Workflows hosted here, publishing to the collector through pub/sub.
     builder.Services.AddDaprPublisher().AddTelemetryImports().AddImportWorkflows();

@@ -75,21 +75,51 @@ internal static class QueryParameters
             }
             cursor = decoded;
         }
-        HashSet<string>? metricSet = null;
-        if (metrics is { Length: > 0 })
-        {
-            metricSet = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var metric in metrics)
-            {
-                if (string.IsNullOrWhiteSpace(metric))
-                {
-                    problem = BadRequest("metric must not be empty.");
-                    return false;
-                }
-                metricSet.Add(metric);
-            }
-        }
+        if (!TryParseMetrics(metrics, out var metricSet, out problem)) return false;
         query = new TelemetryQuery(from, to, metricSet, limit, cursor);
+        return true;
+    }
+
+    public const int MaxSeriesPoints = 10_000, DefaultSeriesPoints = 500;
+
+    public static bool TryParseSeries(string? start, string? end, string[]? metrics, string? pointsText,
+        out SeriesQuery query, out ProblemHttpResult? problem)
+    {
+        query = new SeriesQuery();
+        if (!TryParseTime("start_time", start, out var from, out problem)) return false;
+        if (!TryParseTime("end_time", end, out var to, out problem)) return false;
+        if (from > to)
+        {
+            problem = BadRequest($"start_time ({from:O}) is after end_time ({to:O}).");
+            return false;
+        }
+        var points = DefaultSeriesPoints;
+        if (pointsText is not null
+            && (!int.TryParse(pointsText, NumberStyles.None, CultureInfo.InvariantCulture, out points) || points < 1 || points > MaxSeriesPoints))
+        {
+            problem = BadRequest($"points must be a whole number from 1 to {MaxSeriesPoints}; got '{Shorten(pointsText)}'.");
+            return false;
+        }
+        if (!TryParseMetrics(metrics, out var metricSet, out problem)) return false;
+        query = new SeriesQuery(from, to, metricSet, points);
+        return true;
+    }
+
+    private static bool TryParseMetrics(string[]? metrics, out HashSet<string>? metricSet, out ProblemHttpResult? problem)
+    {
+        problem = null;
+        metricSet = null;
+        if (metrics is not { Length: > 0 }) return true;
+        metricSet = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var metric in metrics)
+        {
+            if (string.IsNullOrWhiteSpace(metric))
+            {
+                problem = BadRequest("metric must not be empty.");
+                return false;
+            }
+            metricSet.Add(metric);
+        }
         return true;
     }
 

@@ -19,10 +19,16 @@ public static class TelemetryApi
             .WithSummary("One GPU by uuid.");
         api.MapGet("/gpus/{id}/telemetry", GetTelemetry).WithName("GetGpuTelemetry")
             .WithSummary("A GPU's samples ordered by time; start_time and end_time are inclusive.");
+        api.MapGet("/gpus/{id}/series", GetSeries).WithName("GetGpuSeries")
+            .WithSummary("A GPU's samples downsampled for charts: `points` buckets of equal duration over [start_time, end_time] " +
+                "(inclusive; default: the whole window), each with min, max, avg, last and count; empty buckets left out.");
         api.MapGet("/hosts", ListHosts).WithName("ListHosts")
             .WithSummary("Hosts with the number of GPUs reporting from each.");
         api.MapGet("/hosts/{hostname}/gpus", ListHostGpus).WithName("ListHostGpus")
             .WithSummary("The GPUs of one host, ordered by GPU index.");
+        api.MapGet("/status", StatusApi.GetStatus).WithName("GetStatus").WithTags("Status")
+            .WithSummary("Pipeline status: every service instance's last heartbeat (samples/s, rows rejected, messages " +
+                "dead-lettered, store health); embedded mode is one instance, Dapr mode every streamer, collector and gateway replica.");
         return app;
     }
 
@@ -40,7 +46,7 @@ public static class TelemetryApi
     internal static async Task<Results<Ok<GpuResponse>, ProblemHttpResult>> GetGpu(
         WindowReader reader, string id, CancellationToken cancellationToken)
     {
-        var gpu = await reader.GetGpuAsync(id, cancellationToken);
+        var gpu = await reader.GetGpuOverviewAsync(id, cancellationToken);
         return gpu is null ? UnknownGpu(id) : TypedResults.Ok(GpuResponse.From(gpu));
     }
 
@@ -60,6 +66,20 @@ public static class TelemetryApi
         }
         var page = await reader.QueryAsync(id, query, cancellationToken);
         return page is null ? UnknownGpu(id) : new TelemetryResult(id, page, query.Limit);
+    }
+
+    internal static async Task<Results<Ok<SeriesResponse>, ProblemHttpResult>> GetSeries(
+        WindowReader reader,
+        string id,
+        [FromQuery(Name = "start_time")] string? startTime,
+        [FromQuery(Name = "end_time")] string? endTime,
+        [FromQuery(Name = "metric")] string[]? metric,
+        [FromQuery(Name = "points")] string? points,
+        CancellationToken cancellationToken)
+    {
+        if (!QueryParameters.TryParseSeries(startTime, endTime, metric, points, out var query, out var problem)) return problem!;
+        var series = await reader.ReadSeriesAsync(id, query, cancellationToken);
+        return series is null ? UnknownGpu(id) : TypedResults.Ok(SeriesResponse.From(id, series));
     }
 
     internal static async Task<Ok<HostListResponse>> ListHosts(WindowReader reader, CancellationToken cancellationToken)
@@ -90,7 +110,7 @@ public static class TelemetryApi
         {
             return (null, problem);
         }
-        var page = await reader.ListGpusAsync(new GpuListQuery(hostname, pageSize, skip), cancellationToken);
+        var page = await reader.ListGpuOverviewsAsync(new GpuListQuery(hostname, pageSize, skip), cancellationToken);
         return (new GpuListResponse([.. page.Gpus.Select(GpuResponse.From)], page.Total, new OffsetPagination(pageSize, skip, page.HasNext)), null);
     }
 

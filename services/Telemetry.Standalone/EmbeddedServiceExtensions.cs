@@ -4,6 +4,7 @@ using Telemetry.Core.Pipeline;
 using Telemetry.Core.Storage;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Status;
 using Telemetry.Imports;
 using Telemetry.Streamer;
 
@@ -39,6 +40,7 @@ public static class EmbeddedServiceExtensions
         services.AddHostedService<QueueConsumer>();
         services.AddTelemetryStreamer();
         services.AddTelemetryGateway();
+        services.AddInstanceHeartbeat(PipelineRole.Embedded);
         // CSV imports run in process and hand batches straight to the collector: progress is recorded only
         // once the samples are stored, so a resumed import loses nothing that sat in the queue.
         services.AddTelemetryImports(provider => new DirectSinkPublisher(provider.GetRequiredService<IBatchSink>()))

@@ -1,4 +1,5 @@
 using Telemetry.Hosting;
+using Telemetry.Hosting.Status;
 using Telemetry.Streamer;
 
 // The streamer as a Dapr app: publishes through its sidecar, shares the file with other replicas.
@@ -8,7 +9,7 @@ return await HostRunner.RunAsync(() =>
     builder.AddTelemetryLogging();
     var settings = builder.Configuration.ReadSettings<StreamerHostOptions>();
     builder.ListenOn(settings.HealthPort, settings.MetricsPort);
-    builder.Services.AddDaprStreaming().AddTelemetryStreamer();
+    builder.Services.AddDaprStreaming().AddTelemetryStreamer().AddInstanceHeartbeat(PipelineRole.Streamer);
 
     var app = builder.Build();
     app.MapHealth(settings.HealthPort);

@@ -6,6 +6,14 @@ namespace Telemetry.Core.Queries;
 
 public sealed record GpuSummary(GpuIdentity Gpu, DateTime FirstSeen, DateTime LastSeen, int Samples);
 
+/// <summary>A metric's newest stored value.</summary>
+public sealed record LatestSample(string MetricName, DateTime Timestamp, double Value);
+
+/// <summary>A GPU with the newest value of each of its metrics, as the fleet page shows it.</summary>
+public sealed record GpuOverview(GpuSummary Summary, IReadOnlyList<LatestSample> Latest);
+
+public sealed record GpuOverviewPage(IReadOnlyList<GpuOverview> Gpus, int Total, bool HasNext);
+
 public sealed record HostSummary(string Hostname, int Gpus);
 
 public sealed record GpuListQuery(string? Hostname = null, int Limit = 100, int Offset = 0);

@@ -22,6 +22,11 @@ internal sealed class WindowManifest
     /// nothing behind (in Dapr mode no key listing could find them). Absent in manifests of older versions.</summary>
     public List<string>? Garbage { get; set; }
 
+    /// <summary>The newest stored value of each metric, so the fleet page gets every GPU's latest readings from
+    /// the one bulk read of manifests that lists them, without reading segments. Absent from manifests written
+    /// before it existed (read as none; the next append fills it).</summary>
+    public Dictionary<string, LatestValue>? Latest { get; set; }
+
     [JsonIgnore]
     public int Retained
     {
@@ -33,6 +38,11 @@ internal sealed class WindowManifest
         }
     }
 }
+
+/// <summary>A metric's newest value in a manifest: its time (ticks) and value.</summary>
+internal sealed record LatestValue(
+    [property: JsonPropertyName("t")] long Time,
+    [property: JsonPropertyName("v")] double Value);
 
 /// <summary>A segment as the manifest sees it. <see cref="Skip"/> is only ever non-zero on the first segment:
 /// that many of its oldest samples have been evicted without rewriting it.</summary>

@@ -214,6 +214,7 @@ internal sealed class WindowPlan
         _inheritedGarbage.Clear();
         foreach (var id in _manifest.Garbage ?? []) _inheritedGarbage.Add(WindowKeys.Segment(Gpu.Uuid, id));
         _manifest.Garbage = _replacedIds.Count > 0 ? [.. _replacedIds] : null;
+        _manifest.Latest = LatestValues.Update(_manifest.Latest, _late, _tail);
         Writes.Add(new UpsertOperation(WindowKeys.Manifest(Gpu.Uuid), WindowCodec.Encode(_manifest), WriteCondition.For(ManifestRead)));
         return true;
     }

@@ -19,30 +19,42 @@ public sealed class WindowReader(IKeyValueStore store)
     // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.
     // Caches are validated by content, not ETag: Redis's versions are per key and start again at 1 after a delete
     // (e.g. a flushed store), so an ETag alone could vouch for another value (components-contrib state/redis, HINCRBY).
-    private readonly ConcurrentDictionary<string, (byte[] Manifest, GpuSummary Summary)> _summaries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (byte[] Manifest, GpuOverview Overview)> _summaries = new(StringComparer.Ordinal);
 
     public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
 
-    public async Task<GpuSummary?> GetGpuAsync(string uuid, CancellationToken cancellationToken = default)
+    public async Task<GpuSummary?> GetGpuAsync(string uuid, CancellationToken cancellationToken = default) =>
+        (await GetGpuOverviewAsync(uuid, cancellationToken).ConfigureAwait(false))?.Summary;
+
+    /// <summary>The GPU and its metrics' newest values: one read, the manifest.</summary>
+    public async Task<GpuOverview?> GetGpuOverviewAsync(string uuid, CancellationToken cancellationToken = default)
     {
         var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
-        return item is null ? null : Summarise(WindowCodec.DecodeManifest(item.Value));
+        return item is null ? null : OverviewOf(uuid, item);
     }
 
     public async Task<GpuPage> ListGpusAsync(GpuListQuery query, CancellationToken cancellationToken = default)
+    {
+        var page = await ListGpuOverviewsAsync(query, cancellationToken).ConfigureAwait(false);
+        return new GpuPage([.. page.Gpus.Select(gpu => gpu.Summary)], page.Total, page.HasNext);
+    }
+
+    /// <summary>A page of GPUs with their newest values. Two store round trips whatever the page size: one bulk
+    /// read of the directory, one of the page's manifests (the newest values live in the manifests).</summary>
+    public async Task<GpuOverviewPage> ListGpuOverviewsAsync(GpuListQuery query, CancellationToken cancellationToken = default)
     {
         IReadOnlyList<GpuIdentity> known = await ReadDirectoryAsync(cancellationToken).ConfigureAwait(false);
         if (query.Hostname is { } hostname) known = [.. known.Where(gpu => gpu.Hostname == hostname)];
         var page = known.Skip(query.Offset).Take(query.Limit).ToList();
         var manifests = await store.GetManyAsync(page.ConvertAll(gpu => WindowKeys.Manifest(gpu.Uuid)), cancellationToken)
             .ConfigureAwait(false);
-        var summaries = new List<GpuSummary>(page.Count);
+        var overviews = new List<GpuOverview>(page.Count);
         foreach (var gpu in page)
         {
             // A GPU is listed once its first samples committed; one registered by a writer that then died is not.
-            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item)) summaries.Add(SummaryOf(gpu.Uuid, item));
+            if (manifests.TryGetValue(WindowKeys.Manifest(gpu.Uuid), out var item)) overviews.Add(OverviewOf(gpu.Uuid, item));
         }
-        return new GpuPage(summaries, known.Count, query.Offset + page.Count < known.Count);
+        return new GpuOverviewPage(overviews, known.Count, query.Offset + page.Count < known.Count);
     }
 
     public async Task<IReadOnlyList<HostSummary>> ListHostsAsync(CancellationToken cancellationToken = default)
@@ -67,6 +79,55 @@ public sealed class WindowReader(IKeyValueStore store)
                 throw new InvalidOperationException($"The window of GPU '{uuid}' kept changing during {MaxReadAttempts} reads.");
             }
         }
+    }
+
+    /// <summary>A GPU's samples over a time range, downsampled into buckets (<see cref="SeriesBuilder"/>); null
+    /// when the GPU has no window. Two round trips: the manifest, then the segments the range needs (in bulk
+    /// reads of at most <see cref="SeriesSegmentsPerRead"/> segments, so a very large window stays under the
+    /// sidecar's message limit).</summary>
+    public async Task<SeriesResult?> ReadSeriesAsync(string uuid, SeriesQuery query, CancellationToken cancellationToken = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
+            if (item is null) return null;
+            var samples = await TryReadRangeAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
+            if (samples is not null) return SeriesBuilder.Build(samples, query.Start, query.End, query.Points);
+            if (attempt == MaxReadAttempts)
+            {
+                throw new InvalidOperationException($"The window of GPU '{uuid}' kept changing during {MaxReadAttempts} reads.");
+            }
+        }
+    }
+
+    /// <summary>About 2 MB of segments at the default segment size: half of Dapr's 4 MB gRPC limit.</summary>
+    internal const int SeriesSegmentsPerRead = 32;
+
+    /// <summary>Every sample of the range in time order, or null when a segment vanished (a writer compacted it).</summary>
+    private async Task<SampleRuns?> TryReadRangeAsync(WindowManifest manifest, SeriesQuery query, CancellationToken cancellationToken)
+    {
+        var from = query.Start?.Ticks ?? long.MinValue;
+        var to = query.End?.Ticks ?? long.MaxValue;
+        var segments = manifest.Segments.Where(segment => segment.To >= from && segment.From <= to).ToList();
+        var found = new SampleRuns();
+        foreach (var chunk in segments.Chunk(SeriesSegmentsPerRead))
+        {
+            var keys = Array.ConvertAll(chunk, segment => WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id));
+            var read = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                if (!read.TryGetValue(keys[i], out var stored)) return null;
+                var samples = WindowCodec.DecodeSegment(stored.Value, chunk[i].Skip, from, to);
+                var kept = 0;
+                foreach (var sample in samples)
+                {
+                    if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
+                    samples[kept++] = sample;
+                }
+                found.Add(new ArraySegment<MetricSample>(samples, 0, kept));
+            }
+        }
+        return found;
     }
 
     private async Task<TelemetryPage?> TryQueryAsync(WindowManifest manifest, TelemetryQuery query, CancellationToken cancellationToken)
@@ -155,12 +216,13 @@ public sealed class WindowReader(IKeyValueStore store)
             && read.All(bucket => Buckets.TryGetValue(bucket.Key, out var known) && known.AsSpan().SequenceEqual(bucket.Value.Value));
     }
 
-    private GpuSummary SummaryOf(string uuid, StoredItem manifest)
+    private GpuOverview OverviewOf(string uuid, StoredItem manifest)
     {
-        if (_summaries.TryGetValue(uuid, out var known) && known.Manifest.AsSpan().SequenceEqual(manifest.Value)) return known.Summary;
-        var summary = Summarise(WindowCodec.DecodeManifest(manifest.Value));
-        _summaries[uuid] = (manifest.Value, summary);
-        return summary;
+        if (_summaries.TryGetValue(uuid, out var known) && known.Manifest.AsSpan().SequenceEqual(manifest.Value)) return known.Overview;
+        var decoded = WindowCodec.DecodeManifest(manifest.Value);
+        var overview = new GpuOverview(Summarise(decoded), LatestValues.ToSamples(decoded.Latest));
+        _summaries[uuid] = (manifest.Value, overview);
+        return overview;
     }
 
     private static GpuSummary Summarise(WindowManifest manifest) => new(

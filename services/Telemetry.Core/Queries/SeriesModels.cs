@@ -1,0 +1,84 @@
+using Telemetry.Core.Model;
+
+namespace Telemetry.Core.Queries;
+
+/// <summary>A downsampled read of one GPU's window: <see cref="Points"/> buckets of equal duration over
+/// [<see cref="Start"/>, <see cref="End"/>] (both inclusive; when absent, the oldest and newest sample in the
+/// window).</summary>
+public sealed record SeriesQuery(DateTime? Start = null, DateTime? End = null, IReadOnlySet<string>? Metrics = null, int Points = 500);
+
+/// <summary>One bucket: <see cref="Timestamp"/> is its start. <see cref="Last"/> is the value of its newest sample.</summary>
+public readonly record struct SeriesPoint(DateTime Timestamp, double Min, double Max, double Avg, double Last, int Count);
+
+public sealed record MetricSeries(string MetricName, IReadOnlyList<SeriesPoint> Points);
+
+/// <summary><see cref="Start"/> and <see cref="End"/> are the range the buckets cover; null when neither was
+/// given and the range holds no sample. <see cref="BucketTicks"/> is one bucket's duration.</summary>
+public sealed record SeriesResult(DateTime? Start, DateTime? End, long BucketTicks, IReadOnlyList<MetricSeries> Series);
+
+/// <summary>
+/// Buckets time-ordered samples. The range is cut into <c>points</c> buckets of equal whole-tick width
+/// (the last may end past <c>end</c>; no sample lies there), bucket i covering
+/// [start + i·width, start + (i+1)·width). Every sample in the range falls in exactly one bucket, so a metric's
+/// counts add up to its samples in the range and its min/max over buckets are the raw min/max. Empty buckets
+/// are left out.
+/// </summary>
+public static class SeriesBuilder
+{
+    public static SeriesResult Build(IEnumerable<MetricSample> samples, DateTime? start, DateTime? end, int points)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(points, 1);
+        var ordered = samples as IReadOnlyList<MetricSample> ?? [.. samples];
+        if (ordered.Count == 0 && (start is null || end is null))
+        {
+            return new SeriesResult(start, end, 0, []);
+        }
+        var from = start ?? ordered[0].Timestamp;
+        var to = end ?? ordered[^1].Timestamp;
+        // Ticks, inclusive at both ends: a range of one instant is one tick wide.
+        var span = (decimal)to.Ticks - from.Ticks + 1;
+        var width = (long)Math.Max(1, Math.Ceiling(span / points));
+
+        var byMetric = new Dictionary<string, List<Accumulator>>(StringComparer.Ordinal);
+        foreach (var sample in ordered)
+        {
+            var ticks = sample.Timestamp.Ticks;
+            if (ticks < from.Ticks || ticks > to.Ticks) continue;
+            var bucket = (ticks - from.Ticks) / width;
+            if (!byMetric.TryGetValue(sample.MetricName, out var buckets)) byMetric[sample.MetricName] = buckets = [];
+            // Samples come in time order, so a metric's buckets are met in order: only the last one can grow.
+            if (buckets.Count == 0 || buckets[^1].Index != bucket) buckets.Add(new Accumulator(bucket));
+            buckets[^1].Add(sample.Value);
+        }
+
+        var series = new List<MetricSeries>(byMetric.Count);
+        foreach (var (metric, buckets) in byMetric.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        {
+            var list = new SeriesPoint[buckets.Count];
+            for (var i = 0; i < list.Length; i++) list[i] = buckets[i].ToPoint(from.Ticks, width);
+            series.Add(new MetricSeries(metric, list));
+        }
+        return new SeriesResult(from, to, width, series);
+    }
+
+    private sealed class Accumulator(long index)
+    {
+        private double _min = double.PositiveInfinity, _max = double.NegativeInfinity, _sum, _last;
+        private int _count;
+
+        public long Index { get; } = index;
+
+        public void Add(double value)
+        {
+            // Stored values are finite (the collector refuses others), so plain comparisons suffice.
+            if (value < _min) _min = value;
+            if (value > _max) _max = value;
+            _sum += value;
+            _last = value;
+            _count++;
+        }
+
+        public SeriesPoint ToPoint(long from, long width) =>
+            new(new DateTime(from + Index * width, DateTimeKind.Utc), _min, _max, _sum / _count, _last, _count);
+    }
+}
