@@ -24,7 +24,8 @@ public sealed partial class StreamerWorker(
     ILogger<StreamerWorker> logger) : BackgroundService
 {
     private const int LoggedRowErrorsPerPass = 20;
-    private const int RowsPerHandOff = 64;
+    /// <summary>Rows the reader hands to a worker at once at full speed (RATE=0).</summary>
+    internal const int RowsPerHandOff = 64;
     private readonly StreamerOptions _options = options.Value;
     private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
     private TelemetryCsvReader? _reader;

@@ -6,12 +6,13 @@ using Telemetry.Core.Windows;
 using Telemetry.Hosting;
 using Telemetry.Service.Tests.Support;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Service.Tests;
 
 public sealed class StreamerTests : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = Eventually.DefaultTimeout;
     private readonly TempDirectory _dir = new();
 
     private static Dictionary<string, string?> Settings(string csv, int workers, double rate = 0) => new()
@@ -155,7 +156,9 @@ public sealed class StreamerTests : IDisposable
         {
             status = host.Services.GetRequiredService<StreamerStatus>();
             reader = host.Services.GetRequiredService<WindowReader>();
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            // Stop once rows are on their way (RATE=5 per worker: the pass would take minutes).
+            await Eventually.UntilAsync(() => status.RowsRead > 0, "the streamer to read its first rows",
+                state: () => $"{status.RowsRead} rows read");
             Assert.False(status.Finished.IsCompleted);
         }
         Assert.True(status.Finished.IsCompleted);

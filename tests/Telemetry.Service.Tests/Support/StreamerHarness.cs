@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Service.Tests.Support;
 
@@ -54,7 +55,8 @@ public sealed class StreamerHarness : IAsyncDisposable
     public async Task RunOnceAsync(TimeSpan timeout)
     {
         await StartAsync();
-        await Waiting.WithinAsync(Status.Finished, timeout, "the streamer finishing its pass");
+        await Eventually.CompletesAsync(Status.Finished, "the streamer finishing its pass", timeout,
+            () => $"{Status.RowsRead} rows read, {Status.RowsPublished} published");
     }
 
     public async ValueTask DisposeAsync()
