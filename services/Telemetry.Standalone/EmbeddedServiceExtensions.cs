@@ -36,6 +36,7 @@ public static class EmbeddedServiceExtensions
         services.AddSingleton<IQuarantine>(provider => new FileQuarantine(
             provider.GetRequiredService<IOptions<EmbeddedOptions>>().Value.QuarantinePath, provider.GetService<ILogger<FileQuarantine>>()));
         services.TryAddSingleton(FailureClassifier.Default);
+        services.TryAddSingleton(Backoff.Delivery);
         services.AddSingleton<BatchQueue>();
         services.AddSingleton<IBatchPublisher>(provider => provider.GetRequiredService<BatchQueue>());
         services.AddTelemetryCollector();

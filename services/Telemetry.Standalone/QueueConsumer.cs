@@ -28,10 +28,11 @@ public sealed partial class QueueConsumer(
     IBatchSink sink,
     IOptions<CollectorOptions> options,
     FailureClassifier classifier,
+    Backoff backoff,
     IQuarantine quarantine,
     ILogger<QueueConsumer> logger) : BackgroundService
 {
-    private readonly ResiliencePipeline _storeRetry = Retries.Delivery(classifier, Retries.PermanentAttempts, onRetry: retry =>
+    private readonly ResiliencePipeline _storeRetry = Retries.Delivery(classifier, Retries.PermanentAttempts, backoff, retry =>
     {
         TelemetryMetrics.StoreRetries.WithLabels(retry.Kind == FailureKind.Transient ? "transient" : "permanent").Inc();
         LogStoreFailed(logger, retry.Subject, retry.Attempt, retry.Kind, retry.Error.Message, retry.Delay.TotalMilliseconds);

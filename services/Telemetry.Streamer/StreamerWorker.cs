@@ -21,6 +21,7 @@ public sealed partial class StreamerWorker(
     IBatchPublisher publisher,
     IRowShare rowShare,
     FailureClassifier classifier,
+    Backoff backoff,
     IQuarantine quarantine,
     ProcessingClock clock,
     StreamerStatus status,
@@ -31,7 +32,7 @@ public sealed partial class StreamerWorker(
     /// <summary>Rows the reader hands to a worker at once at full speed (RATE=0).</summary>
     internal const int RowsPerHandOff = 64;
     private readonly StreamerOptions _options = options.Value;
-    private readonly ResiliencePipeline _publishRetry = Retries.Delivery(classifier, Retries.PermanentAttempts,
+    private readonly ResiliencePipeline _publishRetry = Retries.Delivery(classifier, Retries.PermanentAttempts, backoff,
         onRetry: retry => LogPublishRetry(logger, retry));
     private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
     private TelemetryCsvReader? _reader;
