@@ -58,6 +58,7 @@ public sealed partial class QueueConsumer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await ReplayQuarantinedAsync();
         var shards = new Channel<TelemetryBatch>[options.Value.Workers];
         for (var i = 0; i < shards.Length; i++)
         {
@@ -144,6 +145,27 @@ public sealed partial class QueueConsumer(
         }
     }
 
+    /// <summary>Batches quarantined before this start are offered to the collector again, before anything new: an
+    /// operator who fixed the cause restarts the host to replay them. Those that store are released; one that still
+    /// fails stays where it is (and is not quarantined twice).</summary>
+    private async Task ReplayQuarantinedAsync()
+    {
+        await Task.Yield();
+        var kept = quarantine.List();
+        var replayed = 0;
+        foreach (var (id, batch) in kept)
+        {
+            if (await TryStoreAsync(batch) is { } error)
+            {
+                LogStillFailing(batch.BatchId, error.Message);
+                continue;
+            }
+            quarantine.Release(id);
+            replayed++;
+        }
+        if (kept.Count > 0) LogReplayed(replayed, kept.Count - replayed);
+    }
+
     /// <summary>Stores through the retry pipeline; returns the failure that ended the retries, or null.</summary>
     private async Task<Exception?> TryStoreAsync(TelemetryBatch batch)
     {
@@ -188,6 +210,12 @@ public sealed partial class QueueConsumer(
         foreach (var part in parts) gpus.AddRange(part.Gpus);
         return new TelemetryBatch($"{parts[0].BatchId}+{parts.Count - 1}", gpus);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Replayed} quarantined batches; {Kept} still fail and stay in quarantine")]
+    private partial void LogReplayed(int replayed, int kept);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Quarantined batch {BatchId} still fails ({Reason}); it stays in quarantine")]
+    private partial void LogStillFailing(string batchId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Storing batch {BatchId} failed (attempt {Attempt}, {Kind}): {Reason}; retrying in {WaitMs:F0} ms")]
     private static partial void LogStoreFailed(ILogger logger, string? batchId, int attempt, FailureKind kind, string reason, double waitMs);

@@ -62,7 +62,7 @@ public sealed class FailureHandlingTests(ITestOutputHelper output)
 
     [Fact]
     [Trait("Category", "Fault")]
-    public async Task A_poison_batch_is_quarantined_while_every_other_batch_is_stored()
+    public async Task A_poison_batch_is_quarantined_while_every_other_batch_is_stored_and_a_restart_replays_it()
     {
         // A fault only one sample of the file triggers (think of a bug in the store for one value): storing any batch
         // that holds it fails the same way every time.
@@ -70,14 +70,18 @@ public sealed class FailureHandlingTests(ITestOutputHelper output)
         bool IsPoison(TelemetryBatch batch) =>
             batch.Gpus.Any(g => g.Gpu.Uuid == poisonGpu && g.Samples.Any(s => s.MetricName == poisonMetric));
         var quarantinedBefore = TelemetryMetrics.BatchesQuarantined.WithLabels("store").Value;
+        using var dir = new TempDirectory();
+        var quarantine = Path.Combine(dir.Path, "quarantine");
+        var store = new MemoryKeyValueStore(); // outlives the first host, as a database file would
+        // Disposed below to restart; `await using` only covers a failure before that (disposing twice is a no-op).
         await using var factory = new EmbeddedFactory(new Dictionary<string, string>
         {
             ["CSV_FILE"] = TestPaths.ReferenceCsv,
             ["BATCH_SIZE"] = "100",
-        }, services => services.AddSingleton<IBatchSink>(provider =>
+            ["QUARANTINE_DIR"] = quarantine,
+        }, services => services.AddSingleton<IKeyValueStore>(store).AddSingleton<IBatchSink>(provider =>
             new PoisonSink(provider.GetRequiredService<TelemetryIngestor>(), IsPoison)));
-        var store = factory.Services.GetRequiredService<IKeyValueStore>();
-        var quarantine = factory.Services.GetRequiredService<IOptions<EmbeddedOptions>>().Value.QuarantinePath;
+        Assert.Same(store, factory.Services.GetRequiredService<IKeyValueStore>());
 
         var files = await Eventually.ValueAsync(() => Task.FromResult(QuarantinedBatches(quarantine)), found => found.Length > 0,
             $"a batch to be quarantined in {quarantine}", describe: found => $"{found.Length} files");
@@ -97,8 +101,20 @@ public sealed class FailureHandlingTests(ITestOutputHelper output)
         Assert.Contains(nameof(InvalidDataException), reason);
         Assert.True(TelemetryMetrics.BatchesQuarantined.WithLabels("store").Value - quarantinedBefore >= 1);
 
-        // Replaying the file once the cause is fixed (here: straight into the real collector) stores the rest.
-        await factory.Services.GetRequiredService<TelemetryIngestor>().IngestAsync(batch, CancellationToken.None);
+        await factory.DisposeAsync();
+
+        // The cause is fixed (no poison sink) and the host restarts on the same store and quarantine, with nothing new
+        // to stream: it replays the quarantined batch at start-up and releases it.
+        var emptyCsv = Path.Combine(dir.Path, "empty.csv");
+        File.WriteAllLines(emptyCsv, [File.ReadLines(TestPaths.ReferenceCsv).First()]);
+        await using var restarted = new EmbeddedFactory(new Dictionary<string, string>
+        {
+            ["CSV_FILE"] = emptyCsv,
+            ["QUARANTINE_DIR"] = quarantine,
+        }, services => services.AddSingleton<IKeyValueStore>(store));
+        _ = restarted.Services; // starts the host
+        await Eventually.UntilAsync(() => QuarantinedBatches(quarantine).Length == 0 && !Directory.EnumerateFiles(quarantine).Any(),
+            "the restarted host to replay and release the quarantined batch", state: () => string.Join(", ", Directory.GetFiles(quarantine)));
         Assert.Equal(ReferenceSamples, (await WindowAudit.RunAsync(store)).Samples);
     }
 

@@ -11,6 +11,12 @@ public interface IQuarantine
 {
     /// <summary>Keeps <paramref name="batch"/>; <paramref name="stage"/> says where it failed ("publish", "store").</summary>
     Task QuarantineAsync(TelemetryBatch batch, string stage, Exception reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Every batch kept, oldest first, with the id to <see cref="Release"/> it by.</summary>
+    IReadOnlyList<(string Id, TelemetryBatch Batch)> List();
+
+    /// <summary>Forgets a batch that has been replayed.</summary>
+    void Release(string id);
 }
 
 /// <summary>
@@ -39,6 +45,25 @@ public sealed class FileQuarantine(string directory, ILogger<FileQuarantine>? lo
         await File.WriteAllTextAsync(Path.Combine(Directory, name + ".reason.txt"), text, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
         _logger.LogError("Quarantined batch {BatchId} ({Samples} samples) at {Stage}: {Reason}. Kept in {Path}; fix the cause and replay it (README, Failures)",
             batch.BatchId, batch.SampleCount, stage, $"{reason.GetType().Name}: {reason.Message}", path);
+    }
+
+    public IReadOnlyList<(string Id, TelemetryBatch Batch)> List()
+    {
+        if (!System.IO.Directory.Exists(Directory)) return [];
+        var kept = new List<(string, TelemetryBatch)>();
+        // The names start with the time, so their order is the order they were quarantined in.
+        foreach (var path in System.IO.Directory.GetFiles(Directory, "*.json").Order(StringComparer.Ordinal))
+        {
+            if (TelemetryJson.TryDeserialize(File.ReadAllBytes(path), out var batch, out var problem)) kept.Add((path, batch!));
+            else _logger.LogWarning("Quarantined file {Path} is not a batch ({Problem}); left as it is", path, problem);
+        }
+        return kept;
+    }
+
+    public void Release(string id)
+    {
+        File.Delete(Path.ChangeExtension(id, ".reason.txt"));
+        File.Delete(id);
     }
 
     /// <summary>Batch ids come from the streamer (host name, GUID, counters) but are data all the same: only
