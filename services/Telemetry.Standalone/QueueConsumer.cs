@@ -1,8 +1,8 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Polly;
 using Telemetry.Collector;
 using Telemetry.Core.Model;
-using Polly;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Resilience;
 using Telemetry.Hosting;
