@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Pipeline;
+using Telemetry.Core.Resilience;
 using Telemetry.Core.Storage;
 using Telemetry.Hosting;
 
@@ -13,6 +14,7 @@ public static class DaprServiceExtensions
         services.AddSettings<DaprOptions>();
         services.AddDaprClient();
         services.AddSingleton<IKeyValueStore, DaprKeyValueStore>();
+        services.AddSingleton<FailureClassifier, DaprFailureClassifier>();
         services.AddReadinessCheck<SidecarHealthCheck>("dapr-sidecar");
         return services;
     }

@@ -14,7 +14,11 @@ public static class TelemetryMetrics
     public static readonly Counter SamplesPublished = Metrics.CreateCounter(
         "telemetry_samples_published_total", "Samples handed to the publisher.");
     public static readonly Counter PublishRetries = Metrics.CreateCounter(
-        "telemetry_publish_retries_total", "Publish attempts that failed transiently and were retried.");
+        "telemetry_publish_retries_total", "Publish attempts that failed and were retried, by kind of failure (transient, permanent).", "kind");
+    public static readonly Counter StoreRetries = Metrics.CreateCounter(
+        "telemetry_store_retries_total", "Appends of queued batches (embedded) that failed and were retried, by kind of failure (transient, permanent).", "kind");
+    public static readonly Counter BatchesQuarantined = Metrics.CreateCounter(
+        "telemetry_batches_quarantined_total", "Batches that failed for a reason retrying cannot fix and were kept in the quarantine directory, by stage (publish, store).", "stage");
     public static readonly Counter SamplesStored = Metrics.CreateCounter(
         "telemetry_samples_stored_total", "Samples added to GPU windows.");
     public static readonly Counter SamplesRejected = Metrics.CreateCounter(

@@ -1,4 +1,6 @@
 using Microsoft.Extensions.Options;
+using Polly;
+using Telemetry.Core.Resilience;
 using Telemetry.Core.Storage;
 
 namespace Telemetry.Imports;
@@ -21,7 +23,7 @@ public sealed class ImportNotFoundException(string id) : Exception($"Import '{id
 /// </summary>
 public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> options, TimeProvider time)
 {
-    private const int MaxAttempts = 20;
+    private readonly ResiliencePipeline _conflictRetry = Retries.Conflicts(OptimisticUpdate.DefaultMaxAttempts, time);
     private const int DeletesPerCall = 100;
     public const string IndexKey = "import|index";
 
@@ -81,26 +83,13 @@ public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> op
 
     /// <summary>Read-modify-write of a record, guarded by its ETag and retried on conflict. The change returns
     /// false to leave the record as it is. Returns the record as stored afterwards.</summary>
-    public async Task<ImportRecord> UpdateAsync(string id, Func<ImportRecord, bool> change, CancellationToken cancellationToken = default)
-    {
-        for (var attempt = 1; ; attempt++)
+    public Task<ImportRecord> UpdateAsync(string id, Func<ImportRecord, bool> change, CancellationToken cancellationToken = default) =>
+        store.UpdateAsync(RecordKey(id), item =>
         {
-            var item = await store.GetAsync(RecordKey(id), cancellationToken).ConfigureAwait(false)
-                ?? throw new ImportNotFoundException(id);
+            if (item is null) throw new ImportNotFoundException(id);
             var record = ImportJson.Deserialize<ImportRecord>(item.Value);
-            if (!change(record)) return record;
-            try
-            {
-                await store.SaveAsync(item.Key, ImportJson.Serialize(record), WriteCondition.Matches(item.ETag),
-                    cancellationToken: cancellationToken).ConfigureAwait(false);
-                return record;
-            }
-            catch (ConcurrencyConflictException) when (attempt < MaxAttempts)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+            return change(record) ? Change<ImportRecord>.Write(ImportJson.Serialize(record), record) : Change<ImportRecord>.Keep(record);
+        }, _conflictRetry, cancellationToken: cancellationToken);
 
     public Task SaveChunkAsync(string id, int chunk, byte[] data, CancellationToken cancellationToken = default) =>
         store.SaveAsync(ChunkKey(id, chunk), data, WriteCondition.Any, TimeSpan.FromHours(options.Value.ChunkTtlHours), cancellationToken);
@@ -142,23 +131,11 @@ public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> op
         await store.DeleteAsync(RecordKey(id), WriteCondition.Any, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task UpdateIndexAsync(Action<ImportIndex> change, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
+    private Task UpdateIndexAsync(Action<ImportIndex> change, CancellationToken cancellationToken) =>
+        store.UpdateAsync(IndexKey, item =>
         {
-            var item = await store.GetAsync(IndexKey, cancellationToken).ConfigureAwait(false);
             var index = item is null ? new ImportIndex() : ImportJson.Deserialize<ImportIndex>(item.Value);
             change(index);
-            try
-            {
-                await store.SaveAsync(IndexKey, ImportJson.Serialize(index), WriteCondition.For(item),
-                    cancellationToken: cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (ConcurrencyConflictException) when (attempt < MaxAttempts)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 10 * attempt)), time, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+            return Change<bool>.Write(ImportJson.Serialize(index), true);
+        }, _conflictRetry, cancellationToken: cancellationToken);
 }

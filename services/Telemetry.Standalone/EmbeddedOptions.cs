@@ -27,5 +27,12 @@ public sealed class EmbeddedOptions
     [ConfigurationKeyName("QUEUE_CAPACITY"), Range(1, 100_000)]
     public int QueueCapacity { get; set; } = 64;
 
+    /// <summary>Where batches that cannot be stored or published for a reason waiting cannot fix are kept (one file
+    /// each); default <c>DATA_DIR/quarantine</c>.</summary>
+    [ConfigurationKeyName("QUARANTINE_DIR")]
+    public string? QuarantineDir { get; set; }
+
     public string DatabasePath => Path.Combine(DataDir, "telemetry.db");
+
+    public string QuarantinePath => QuarantineDir ?? Path.Combine(DataDir, "quarantine");
 }

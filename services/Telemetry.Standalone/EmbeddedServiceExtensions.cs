@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Collector;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Telemetry.Core.Pipeline;
+using Telemetry.Core.Resilience;
 using Telemetry.Core.Storage;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
@@ -31,6 +33,11 @@ public static class EmbeddedServiceExtensions
                 throw new ConfigurationException(DataDirProblem(settings, error));
             }
         });
+        // One quarantine for both halves: what the collector cannot store and what the streamer cannot publish.
+        services.AddSingleton<IQuarantine>(provider => new FileQuarantine(
+            provider.GetRequiredService<IOptions<EmbeddedOptions>>().Value.QuarantinePath, provider.GetService<ILogger<FileQuarantine>>()));
+        services.TryAddSingleton(FailureClassifier.Default);
+        services.TryAddSingleton(Backoff.Delivery);
         services.AddSingleton<BatchQueue>();
         services.AddSingleton<IBatchPublisher>(provider => provider.GetRequiredService<BatchQueue>());
         services.AddTelemetryCollector();

@@ -1,8 +1,10 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Polly;
 using Telemetry.Collector;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
+using Telemetry.Core.Resilience;
 using Telemetry.Hosting;
 
 namespace Telemetry.Standalone;
@@ -14,7 +16,10 @@ namespace Telemetry.Standalone;
 /// one writer, so the window store's ETag guards never conflict inside this process (with 4 workers all
 /// writing the same 247 GPUs, nearly every append used to conflict and be re-planned); and one append of
 /// many queued batches pays the per-GPU cost (manifest read and write, tail segment rewrite) once for all
-/// of them instead of once per 500-sample batch. A batch that fails to store is retried, not dropped.
+/// of them instead of once per 500-sample batch. A store that fails transiently (unavailable, busy, full, a lost
+/// race) is waited for as long as it takes, so an outage loses nothing; an append that fails for any other reason
+/// is tried a few times, then its batches are stored one by one and only those that still fail are quarantined
+/// (<see cref="IQuarantine"/>), so one poison batch never stalls its shard and, through back-pressure, the pipeline.
 /// Registered before the streamer, so it stops after it: by then the streamer has queued what it read, the
 /// queue is closed, and this drains it before returning.
 /// </summary>
@@ -22,8 +27,17 @@ public sealed partial class QueueConsumer(
     BatchQueue queue,
     IBatchSink sink,
     IOptions<CollectorOptions> options,
+    FailureClassifier classifier,
+    Backoff backoff,
+    IQuarantine quarantine,
     ILogger<QueueConsumer> logger) : BackgroundService
 {
+    private readonly ResiliencePipeline _storeRetry = Retries.Delivery(classifier, Retries.PermanentAttempts, backoff, retry =>
+    {
+        TelemetryMetrics.StoreRetries.WithLabels(retry.Kind == FailureKind.Transient ? "transient" : "permanent").Inc();
+        LogStoreFailed(logger, retry.Subject, retry.Attempt, retry.Kind, retry.Error.Message, retry.Delay.TotalMilliseconds);
+    });
+
     /// <summary>Most samples one append gathers: bounds what one failed append has to redo.</summary>
     public const int MaxSamplesPerAppend = 50_000;
 
@@ -44,6 +58,7 @@ public sealed partial class QueueConsumer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await ReplayQuarantinedAsync();
         var shards = new Channel<TelemetryBatch>[options.Value.Workers];
         for (var i = 0; i < shards.Length; i++)
         {
@@ -112,45 +127,96 @@ public sealed partial class QueueConsumer(
             {
                 await Task.Delay(5);
             }
-            var batch = Gather(shard);
-            if (batch is null) continue;
-            for (var attempt = 1; ; attempt++)
+            var parts = Gather(shard);
+            if (parts.Count == 0) continue;
+            var batch = parts.Count == 1 ? parts[0] : Combine(parts);
+            if (await TryStoreAsync(batch) is not { } error) continue;
+            if (parts.Count == 1)
             {
-                try
-                {
-                    await sink.IngestAsync(batch, CancellationToken.None);
-                    break;
-                }
-                catch (Exception error)
-                {
-                    LogStoreFailed(batch.BatchId, attempt, error.Message);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 50 * Math.Pow(2, Math.Min(attempt, 7)))));
-                }
+                await QuarantineAsync(batch, error);
+                continue;
+            }
+            // One of the gathered batches is poison (or several): find which, store the rest. Repeating the
+            // samples that did get stored is harmless, the window store recognises them.
+            foreach (var part in parts)
+            {
+                if (await TryStoreAsync(part) is { } partError) await QuarantineAsync(part, partError);
             }
         }
+    }
+
+    /// <summary>Batches quarantined before this start are offered to the collector again, before anything new: an
+    /// operator who fixed the cause restarts the host to replay them. Those that store are released; one that still
+    /// fails stays where it is (and is not quarantined twice).</summary>
+    private async Task ReplayQuarantinedAsync()
+    {
+        await Task.Yield();
+        var kept = quarantine.List();
+        var replayed = 0;
+        foreach (var (id, batch) in kept)
+        {
+            if (await TryStoreAsync(batch) is { } error)
+            {
+                LogStillFailing(batch.BatchId, error.Message);
+                continue;
+            }
+            quarantine.Release(id);
+            replayed++;
+        }
+        if (kept.Count > 0) LogReplayed(replayed, kept.Count - replayed);
+    }
+
+    /// <summary>Stores through the retry pipeline; returns the failure that ended the retries, or null.</summary>
+    private async Task<Exception?> TryStoreAsync(TelemetryBatch batch)
+    {
+        try
+        {
+            await _storeRetry.RunAsync(batch.BatchId, token => sink.IngestAsync(batch, token), CancellationToken.None);
+            return null;
+        }
+        catch (Exception error)
+        {
+            return error;
+        }
+    }
+
+    private async Task QuarantineAsync(TelemetryBatch batch, Exception error)
+    {
+        TelemetryMetrics.BatchesQuarantined.WithLabels("store").Inc();
+        await quarantine.QuarantineAsync(batch, "store", error);
     }
 
     /// <summary>Samples of the first waiting item: an estimate of each item's size (they are all parts of
     /// streamer batches of the same size).</summary>
     private static int QueueItemSamples(ChannelReader<TelemetryBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.SampleCount) : 1;
 
-    /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, as one batch.</summary>
-    private static TelemetryBatch? Gather(ChannelReader<TelemetryBatch> shard)
+    /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, to store as one
+    /// append (kept apart, so that a poison batch among them can be told from the rest).</summary>
+    private static List<TelemetryBatch> Gather(ChannelReader<TelemetryBatch> shard)
     {
-        if (!shard.TryRead(out var first)) return null;
-        var samples = first.SampleCount;
-        if (samples >= MaxSamplesPerAppend || !shard.TryPeek(out _)) return first;
-        var gpus = new List<GpuSamples>(first.Gpus);
-        var count = 1;
+        var parts = new List<TelemetryBatch>();
+        var samples = 0;
         while (samples < MaxSamplesPerAppend && shard.TryRead(out var next))
         {
-            gpus.AddRange(next.Gpus);
+            parts.Add(next);
             samples += next.SampleCount;
-            count++;
         }
-        return new TelemetryBatch($"{first.BatchId}+{count - 1}", gpus);
+        return parts;
     }
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Storing batch {BatchId} failed (attempt {Attempt}): {Reason}; retrying")]
-    private partial void LogStoreFailed(string batchId, int attempt, string reason);
+    private static TelemetryBatch Combine(List<TelemetryBatch> parts)
+    {
+        var gpus = new List<GpuSamples>(parts.Sum(part => part.Gpus.Count));
+        foreach (var part in parts) gpus.AddRange(part.Gpus);
+        return new TelemetryBatch($"{parts[0].BatchId}+{parts.Count - 1}", gpus);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replayed {Replayed} quarantined batches; {Kept} still fail and stay in quarantine")]
+    private partial void LogReplayed(int replayed, int kept);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Quarantined batch {BatchId} still fails ({Reason}); it stays in quarantine")]
+    private partial void LogStillFailing(string batchId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing batch {BatchId} failed (attempt {Attempt}, {Kind}): {Reason}; retrying in {WaitMs:F0} ms")]
+    private static partial void LogStoreFailed(ILogger logger, string? batchId, int attempt, FailureKind kind, string reason, double waitMs);
 }

@@ -31,6 +31,11 @@ public sealed class StreamerOptions
     [ConfigurationKeyName("BATCH_WAIT_MS"), Range(1, 60_000)]
     public int BatchWaitMilliseconds { get; set; } = 250;
 
+    /// <summary>Where batches that cannot be published for a reason waiting cannot fix are kept (one file each).
+    /// The embedded host keeps them in <c>DATA_DIR/quarantine</c> unless this is set.</summary>
+    [ConfigurationKeyName("QUARANTINE_DIR"), Required]
+    public string QuarantineDir { get; set; } = "quarantine";
+
     /// <summary>Hostname given to GPUs of an nvidia-smi log, which does not name its host.</summary>
     [ConfigurationKeyName("NVSMI_HOSTNAME")]
     public string NvidiaSmiHostname { get; set; } = Environment.MachineName;

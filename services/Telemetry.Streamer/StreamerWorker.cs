@@ -1,8 +1,10 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Polly;
 using Telemetry.Core.Csv;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
+using Telemetry.Core.Resilience;
 using Telemetry.Hosting;
 
 namespace Telemetry.Streamer;
@@ -18,14 +20,20 @@ public sealed partial class StreamerWorker(
     IOptions<StreamerOptions> options,
     IBatchPublisher publisher,
     IRowShare rowShare,
+    FailureClassifier classifier,
+    Backoff backoff,
+    IQuarantine quarantine,
     ProcessingClock clock,
     StreamerStatus status,
     IHostApplicationLifetime lifetime,
     ILogger<StreamerWorker> logger) : BackgroundService
 {
     private const int LoggedRowErrorsPerPass = 20;
-    private const int RowsPerHandOff = 64;
+    /// <summary>Rows the reader hands to a worker at once at full speed (RATE=0).</summary>
+    internal const int RowsPerHandOff = 64;
     private readonly StreamerOptions _options = options.Value;
+    private readonly ResiliencePipeline _publishRetry = Retries.Delivery(classifier, Retries.PermanentAttempts, backoff,
+        onRetry: retry => LogPublishRetry(logger, retry));
     private readonly string _streamerId = $"{Environment.MachineName}-{Guid.NewGuid():N}";
     private TelemetryCsvReader? _reader;
     private IEnumerator<CsvReadResult>? _rows;
@@ -209,21 +217,20 @@ public sealed partial class StreamerWorker(
         var rowCount = builder.RowCount;
         var batch = builder.Take();
         var samples = batch.SampleCount;
-        // Publishing is retried until it is accepted: the publisher's own retries cover short faults, this
-        // loop covers longer outages. It is not cancelled on shutdown; the host's shutdown timeout bounds it.
-        for (var attempt = 1; ; attempt++)
+        // A sidecar or broker that is down is waited for as long as it takes, so an outage loses nothing; a batch
+        // that fails for any other reason is tried a few times and then quarantined, so one bad batch cannot hold
+        // up this worker and, through back-pressure, the pipeline. Not cancelled on shutdown: the host's shutdown
+        // timeout bounds it.
+        try
         {
-            try
-            {
-                await publisher.PublishAsync(batch, CancellationToken.None);
-                break;
-            }
-            catch (Exception error) when (error is not OperationCanceledException)
-            {
-                TelemetryMetrics.PublishRetries.Inc();
-                LogPublishFailed(batch.BatchId, attempt, error.Message);
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(attempt, 6)))));
-            }
+            await _publishRetry.RunAsync(batch.BatchId, token => publisher.PublishAsync(batch, token), CancellationToken.None);
+        }
+        catch (Exception error)
+        {
+            TelemetryMetrics.BatchesQuarantined.WithLabels("publish").Inc();
+            await quarantine.QuarantineAsync(batch, "publish", error);
+            status.Quarantined(rowCount, samples);
+            return;
         }
         status.Published(rowCount, samples);
         TelemetryMetrics.BatchesPublished.Inc();
@@ -254,6 +261,12 @@ public sealed partial class StreamerWorker(
     [LoggerMessage(Level = LogLevel.Information, Message = "Pass {Pass} over {File} done: {Rows} rows read, {Rejected} rejected")]
     private partial void LogPassDone(long pass, string file, long rows, long rejected);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing batch {BatchId} failed (attempt {Attempt}): {Reason}; retrying")]
-    private partial void LogPublishFailed(string batchId, int attempt, string reason);
+    private static void LogPublishRetry(ILogger logger, RetryAttempt retry)
+    {
+        TelemetryMetrics.PublishRetries.WithLabels(retry.Kind == FailureKind.Transient ? "transient" : "permanent").Inc();
+        LogPublishFailed(logger, retry.Subject, retry.Attempt, retry.Kind, retry.Error.Message, retry.Delay.TotalMilliseconds);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing batch {BatchId} failed (attempt {Attempt}, {Kind}): {Reason}; retrying in {WaitMs:F0} ms")]
+    private static partial void LogPublishFailed(ILogger logger, string? batchId, int attempt, FailureKind kind, string reason, double waitMs);
 }

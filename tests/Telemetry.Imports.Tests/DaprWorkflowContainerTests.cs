@@ -6,6 +6,7 @@ using DotNet.Testcontainers.Containers;
 using DotNet.Testcontainers.Networks;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Telemetry.Testing;
 
 namespace Telemetry.Imports.Tests;
 
@@ -99,13 +100,10 @@ public sealed class DaprWorkflowContainerTests : IAsyncLifetime
         var response = await client.PostAsync("/api/v1/imports", content);
         Assert.Equal(System.Net.HttpStatusCode.Accepted, response.StatusCode);
 
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        JsonObject status;
-        do
-        {
-            await Task.Delay(250);
-            status = (await client.GetFromJsonAsync<JsonObject>(response.Headers.Location!.ToString()))!;
-        } while (!ImportStatus.IsFinal((string)status["status"]!) && DateTime.UtcNow < deadline);
+        var status = await Eventually.ValueAsync(
+            async () => (await client.GetFromJsonAsync<JsonObject>(response.Headers.Location!.ToString()))!,
+            status => ImportStatus.IsFinal((string)status["status"]!), "the import workflow to finish", TimeSpan.FromMinutes(3),
+            status => $"status {status["status"]}");
 
         Assert.Equal("completed", (string)status["status"]!);
         Assert.Equal(2470, (long)status["rows_read"]!);

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Telemetry.Testing;
 
 namespace Telemetry.Imports.Tests;
 
@@ -26,17 +27,10 @@ public class ImportApiTests : IClassFixture<EmbeddedHostFactory>
         return form;
     }
 
-    internal static async Task<JsonObject> WaitForFinalAsync(HttpClient client, string location)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            var status = (await client.GetFromJsonAsync<JsonObject>(location))!;
-            if (ImportStatus.IsFinal((string)status["status"]!)) return status;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"{location} is still {status["status"]}");
-            await Task.Delay(25);
-        }
-    }
+    internal static Task<JsonObject> WaitForFinalAsync(HttpClient client, string location) =>
+        Eventually.ValueAsync(async () => (await client.GetFromJsonAsync<JsonObject>(location))!,
+            status => ImportStatus.IsFinal((string)status["status"]!), $"{location} to finish",
+            describe: status => $"status {status["status"]}");
 
     [Fact]
     public async Task A_text_csv_upload_is_accepted_with_202_and_a_location_and_then_completes()

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Telemetry.Imports.Workflow;
+using Telemetry.Testing;
 
 namespace Telemetry.Imports.Tests;
 
@@ -209,15 +210,7 @@ public class ImportStepsTests
         Assert.Equal(chunk.SamplesPublished, result.SamplesPublished);
     }
 
-    internal static async Task<ImportRecord> WaitForFinalAsync(ImportStore store, string id)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var record = await store.GetAsync(id);
-            if (record is not null && ImportStatus.IsFinal(record.Status)) return record;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException($"import {id} is still {record?.Status}");
-            await Task.Delay(20);
-        }
-    }
+    internal static async Task<ImportRecord> WaitForFinalAsync(ImportStore store, string id) =>
+        (await Eventually.ValueAsync(() => store.GetAsync(id), record => record is not null && ImportStatus.IsFinal(record.Status),
+            $"import {id} to finish", describe: record => $"status {record?.Status}"))!;
 }

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Reliability.Tests.Support;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Reliability.Tests;
 
@@ -144,17 +145,12 @@ public sealed class ApiFuzzTests(ITestOutputHelper output)
         return (method, path + query);
     }
 
-    private static async Task<string[]> KnownUuidsAsync(HttpClient client)
-    {
-        for (var attempt = 0; attempt < 100; attempt++)
+    private static Task<string[]> KnownUuidsAsync(HttpClient client) =>
+        Eventually.ValueAsync(async () =>
         {
             using var json = JsonDocument.Parse(await client.GetStringAsync("/api/v1/gpus"));
-            var uuids = json.RootElement.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()!).ToArray();
-            if (uuids.Length > 0) return uuids;
-            await Task.Delay(100);
-        }
-        return [];
-    }
+            return json.RootElement.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()!).ToArray();
+        }, uuids => uuids.Length > 0, "the fixture's GPUs to be listed", describe: uuids => $"{uuids.Length} GPUs");
 
     private static async Task<string> RealCursorAsync(HttpClient client, string uuid)
     {

@@ -4,6 +4,7 @@ using Telemetry.Core.Storage;
 using Telemetry.Reliability.Tests.Support;
 using Telemetry.Standalone;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Reliability.Tests;
 
@@ -29,7 +30,10 @@ public sealed class GracefulShutdownTests(ITestOutputHelper output)
         var store = factory.Services.GetRequiredService<IKeyValueStore>();
         Assert.IsType<MemoryKeyValueStore>(store);
 
-        await Task.Delay(1500);
+        // Stop mid-stream, with samples all along the way: read, queued, and stored.
+        await Eventually.UntilAsync(() => sink is { Stored: > 0 } && status.RowsRead > 10_000,
+            "the host to stream flat out (over 10,000 rows read, samples stored)",
+            state: () => $"{status.RowsRead} rows read, {sink?.Stored} samples stored");
         var readBeforeStop = status.RowsRead;
         var stopwatch = Stopwatch.StartNew();
         await factory.DisposeAsync(); // IHost.StopAsync: streamer stops reading, queue drains, consumer stops

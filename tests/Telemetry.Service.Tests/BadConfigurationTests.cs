@@ -36,6 +36,22 @@ public sealed class BadConfigurationTests : IDisposable
         Assert.Contains(mentioned, stderr);
     }
 
+    [Theory]
+    [InlineData("PORT")]
+    [InlineData("METRICS_PORT")]
+    public async Task A_port_already_in_use_exits_2_with_one_line_naming_its_setting(string key)
+    {
+        // Another process listening on all interfaces, as a second instance would.
+        using var taken = new TcpListener(IPAddress.Any, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString();
+
+        var (exit, stdout, stderr) = await RunAsync(new() { [key] = port });
+
+        AssertConfigurationError(exit, stdout, stderr, $"{key}={port}");
+        Assert.Contains("already in use", stderr);
+    }
+
     [Fact]
     public async Task A_data_dir_that_cannot_hold_the_database_exits_2_naming_DATA_DIR()
     {

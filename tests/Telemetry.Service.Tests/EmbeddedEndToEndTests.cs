@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Csv;
 using Telemetry.Service.Tests.Support;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Service.Tests;
 
@@ -46,7 +47,7 @@ public sealed class EmbeddedEndToEndTests : IDisposable
         {
             using var api = host.ClientOn(EmbeddedFactory.ApiPort);
             var status = host.Services.GetRequiredService<StreamerStatus>();
-            await Waiting.WithinAsync(status.Finished, Timeout, "the streamer finishing its single pass");
+            await Eventually.CompletesAsync(status.Finished, "the streamer finishing its single pass", Timeout);
             Assert.Equal(2470, status.RowsRead);
             Assert.Equal(0, status.RowsRejected);
             Assert.Equal(2470, status.RowsPublished);
@@ -97,7 +98,7 @@ public sealed class EmbeddedEndToEndTests : IDisposable
         await using (var host = new EmbeddedFactory(Settings(csv, checkpoint: false)))
         {
             using var api = host.ClientOn(EmbeddedFactory.ApiPort);
-            await Waiting.WithinAsync(host.Services.GetRequiredService<StreamerStatus>().Finished, Timeout, "the streamer finishing");
+            await Eventually.CompletesAsync(host.Services.GetRequiredService<StreamerStatus>().Finished, "the streamer finishing", Timeout);
             await Waiting.WaitForStoredAsync(api, 40, Timeout);
         }
         await using (var restarted = new EmbeddedFactory(Settings(_dir.File("empty.csv", Dcgm.File([])), checkpoint: false)))

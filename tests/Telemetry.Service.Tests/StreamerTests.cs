@@ -1,17 +1,20 @@
 extern alias standalone;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
+using Telemetry.Core.Resilience;
 using Telemetry.Core.Windows;
 using Telemetry.Hosting;
 using Telemetry.Service.Tests.Support;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Service.Tests;
 
 public sealed class StreamerTests : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Timeout = Eventually.DefaultTimeout;
     private readonly TempDirectory _dir = new();
 
     private static Dictionary<string, string?> Settings(string csv, int workers, double rate = 0) => new()
@@ -117,6 +120,48 @@ public sealed class StreamerTests : IDisposable
     }
 
     [Fact]
+    public async Task A_publisher_outage_is_waited_out_and_every_row_is_published_once_it_is_back()
+    {
+        var settings = Settings(_dir.File("numbered.csv", Dcgm.File(Dcgm.NumberedRows(100))), workers: 1);
+        settings["QUARANTINE_DIR"] = Path.Combine(_dir.Path, "quarantine");
+        await using var streamer = new StreamerHarness(settings);
+        // The sidecar is unreachable for the first 12 calls: three times the tries any other failure gets.
+        var refused = 0;
+        streamer.Publisher.Fault = _ => Interlocked.Increment(ref refused) <= 12 ? new HttpRequestException("Connection refused (localhost:50001)") : null;
+        await streamer.RunOnceAsync(Timeout);
+
+        Assert.Equal(100, streamer.Status.RowsPublished);
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => (double)i), streamer.Publisher.Samples.Select(s => s.Sample.Value).Order());
+        Assert.Equal(0, streamer.Status.RowsQuarantined);
+        Assert.False(Directory.Exists(settings["QUARANTINE_DIR"]), "something was quarantined");
+    }
+
+    [Fact]
+    public async Task A_batch_the_publisher_always_refuses_is_quarantined_and_every_other_batch_is_published()
+    {
+        var settings = Settings(_dir.File("numbered.csv", Dcgm.File(Dcgm.NumberedRows(70))), workers: 1);
+        var quarantine = Path.Combine(_dir.Path, "quarantine");
+        settings["QUARANTINE_DIR"] = quarantine;
+        await using var streamer = new StreamerHarness(settings);
+        // The batch holding row 30 is refused the same way every time (a topic the app may not publish to, say).
+        streamer.Publisher.Fault = batch => batch.Gpus.Any(g => g.Samples.Any(s => s.Value == 30))
+            ? new InvalidOperationException("topic telemetry is not allowed for app id telemetry-streamer")
+            : null;
+        await streamer.RunOnceAsync(Timeout);
+
+        var file = Assert.Single(Directory.GetFiles(quarantine, "*.json"));
+        Assert.True(TelemetryJson.TryDeserialize(File.ReadAllBytes(file), out var kept, out var problem), problem);
+        Assert.Contains(30.0, kept!.Gpus.SelectMany(g => g.Samples).Select(s => s.Value));
+        Assert.Contains("stage: publish", File.ReadAllText(Path.ChangeExtension(file, ".reason.txt")));
+        // Every row is accounted for: published, or in the quarantined batch; the batches after it went out.
+        Assert.Equal(kept.SampleCount, streamer.Status.RowsQuarantined);
+        Assert.Equal(70, streamer.Status.RowsPublished + streamer.Status.RowsQuarantined);
+        Assert.Equal(streamer.Status.RowsRead - streamer.Status.RowsRejected, streamer.Status.RowsPublished + streamer.Status.RowsQuarantined);
+        Assert.Contains(69.0, streamer.Publisher.Samples.Select(s => s.Sample.Value));
+        Assert.Equal(Retries.PermanentAttempts, streamer.Publisher.Calls - streamer.Publisher.Batches.Count);
+    }
+
+    [Fact]
     public async Task Rate_paces_each_worker()
     {
         await using var streamer = new StreamerHarness(Settings(_dir.File("twenty.csv", Dcgm.File(Dcgm.NumberedRows(20))), workers: 1, rate: 50));
@@ -155,7 +200,9 @@ public sealed class StreamerTests : IDisposable
         {
             status = host.Services.GetRequiredService<StreamerStatus>();
             reader = host.Services.GetRequiredService<WindowReader>();
-            await Task.Delay(TimeSpan.FromSeconds(1));
+            // Stop once rows are on their way (RATE=5 per worker: the pass would take minutes).
+            await Eventually.UntilAsync(() => status.RowsRead > 0, "the streamer to read its first rows",
+                state: () => $"{status.RowsRead} rows read");
             Assert.False(status.Finished.IsCompleted);
         }
         Assert.True(status.Finished.IsCompleted);

@@ -6,6 +6,7 @@ using DotNet.Testcontainers.Containers;
 using DotNet.Testcontainers.Images;
 using DotNet.Testcontainers.Networks;
 using Telemetry.Core.Configuration;
+using Telemetry.Testing;
 
 namespace Telemetry.System.Tests;
 
@@ -52,22 +53,11 @@ public sealed class DaprStackTests : IAsyncLifetime
         {
             BaseAddress = new Uri($"http://{_gateway!.Hostname}:{_gateway.GetMappedPublicPort(ServiceDefaults.GatewayPort)}"),
         };
-        var deadline = DateTime.UtcNow.AddMinutes(3);
-        JsonElement page = default;
-        while (DateTime.UtcNow < deadline)
-        {
-            try
-            {
-                page = await api.GetFromJsonAsync<JsonElement>("/api/v1/gpus?limit=1000");
-                if (page.GetProperty("total").GetInt32() == 247
-                    && page.GetProperty("gpus").EnumerateArray().All(gpu => gpu.GetProperty("samples").GetInt32() == 10)) break;
-            }
-            catch (HttpRequestException)
-            {
-                // Not ready yet.
-            }
-            await Task.Delay(1000);
-        }
+        // Requests fail until the gateway and its sidecar are up; the helper counts that as "not yet".
+        var page = await Eventually.ValueAsync(() => api.GetFromJsonAsync<JsonElement>("/api/v1/gpus?limit=1000"),
+            page => page.GetProperty("total").GetInt32() == 247
+                    && page.GetProperty("gpus").EnumerateArray().All(gpu => gpu.GetProperty("samples").GetInt32() == 10),
+            "all 247 GPUs listed with 10 samples each", TimeSpan.FromMinutes(3), page => $"total {page.GetProperty("total")}");
         Assert.Equal(247, page.GetProperty("total").GetInt32());
         var uuid = page.GetProperty("gpus")[0].GetProperty("uuid").GetString();
         var telemetry = await api.GetFromJsonAsync<JsonElement>($"/api/v1/gpus/{uuid}/telemetry");

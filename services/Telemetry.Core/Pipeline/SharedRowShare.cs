@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
+using Telemetry.Core.Resilience;
 using Telemetry.Core.Storage;
 
 namespace Telemetry.Core.Pipeline;
@@ -26,6 +28,8 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly ResiliencePipeline _conflictRetry;
+    private readonly ResiliencePipeline _untilReachable;
     private Task? _renewal;
 
     public SharedRowShare(IKeyValueStore store, string fileIdentity, int chunkRows, bool loop, TimeSpan leaseTime,
@@ -40,7 +44,14 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
         ReplicaId = replicaId;
         _clock = clock ?? TimeProvider.System;
         _logger = logger ?? NullLogger<SharedRowShare>.Instance;
+        // Every replica writes the one plan document, so races are expected; past this many in a row the store is
+        // waited for like any other failure, below.
+        _conflictRetry = Retries.Conflicts(ConflictAttempts, _clock);
+        _untilReachable = Retries.Forever(Backoff.Delivery, retry => _logger.LogWarning(
+            "The state store holding the row plan failed ({Reason}); trying again in {Wait}", retry.Error.Message, retry.Delay), _clock);
     }
+
+    private const int ConflictAttempts = 100;
 
     public string ReplicaId { get; }
 
@@ -178,47 +189,23 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
     }
 
     /// <summary>Read, change, write with the ETag read; on a conflict read again.</summary>
-    private async Task<(RowClaim? Claim, bool Finished)> UpdateAsync(
-        Func<Plan, (bool Changed, RowClaim? Claim, bool Finished)> change, CancellationToken cancellationToken)
-    {
-        while (true)
+    private Task<(RowClaim? Claim, bool Finished)> UpdateAsync(
+        Func<Plan, (bool Changed, RowClaim? Claim, bool Finished)> change, CancellationToken cancellationToken) =>
+        _store.UpdateAsync(_planKey, item =>
         {
-            var item = await _store.GetAsync(_planKey, cancellationToken).ConfigureAwait(false);
             var plan = item is null ? new Plan() : JsonSerializer.Deserialize(item.Value, PlanJsonContext.Default.Plan) ?? new Plan();
             var (changed, claim, finished) = change(plan);
-            if (!changed) return (claim, finished);
-            try
-            {
-                await _store.SaveAsync(_planKey, JsonSerializer.SerializeToUtf8Bytes(plan, PlanJsonContext.Default.Plan),
-                    WriteCondition.For(item), cancellationToken: cancellationToken).ConfigureAwait(false);
-                return (claim, finished);
-            }
-            catch (ConcurrencyConflictException)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 20)), _clock, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+            return changed
+                ? Change<(RowClaim?, bool)>.Write(JsonSerializer.SerializeToUtf8Bytes(plan, PlanJsonContext.Default.Plan), (claim, finished))
+                : Change<(RowClaim?, bool)>.Keep((claim, finished));
+        }, _conflictRetry, cancellationToken: cancellationToken);
 
     /// <summary><see cref="UpdateAsync"/>, but a store that fails (down, unreachable) is waited for rather than
     /// ending the streamer: the plan is only coordination, and nothing is lost by trying again.</summary>
     private async Task<(RowClaim? Claim, bool Finished)> UpdateWhenReachableAsync(
-        Func<Plan, (bool Changed, RowClaim? Claim, bool Finished)> change, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return await UpdateAsync(change, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception error) when (error is not OperationCanceledException)
-            {
-                var wait = TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(attempt, 6))));
-                _logger.LogWarning("The state store holding the row plan failed ({Reason}); trying again in {Wait}", error.Message, wait);
-                await Task.Delay(wait, _clock, cancellationToken).ConfigureAwait(false);
-            }
-        }
-    }
+        Func<Plan, (bool Changed, RowClaim? Claim, bool Finished)> change, CancellationToken cancellationToken) =>
+        await _untilReachable.ExecuteAsync(async token => await UpdateAsync(change, token).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
 
     internal sealed class Plan
     {

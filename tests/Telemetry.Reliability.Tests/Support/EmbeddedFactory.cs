@@ -39,28 +39,46 @@ internal sealed class EmbeddedFactory(IReadOnlyDictionary<string, string>? setti
     }
 }
 
-/// <summary>Wraps the collector's sink: counts what reaches it and what it stored, and can slow it down.</summary>
+/// <summary>Wraps the collector's sink: counts what reaches it and what it stored, and can slow it down or hold
+/// every append until told to go on (a stalled store).</summary>
 internal sealed class CountingSink(IBatchSink inner, TimeSpan delay = default) : IBatchSink
 {
     private long _batchesEntered, _samplesEntered, _stored, _duplicates;
+    private int _held;
+    private TaskCompletionSource? _stall;
 
     public long BatchesEntered => Interlocked.Read(ref _batchesEntered);
     public long SamplesEntered => Interlocked.Read(ref _samplesEntered);
     public long Stored => Interlocked.Read(ref _stored);
     public long Duplicates => Interlocked.Read(ref _duplicates);
 
+    /// <summary>Appends waiting inside the sink while it is stalled.</summary>
+    public int Held => Volatile.Read(ref _held);
+
+    /// <summary>From now on every append waits, counted in <see cref="Held"/>, until <see cref="Resume"/>.</summary>
+    public void Stall() => Interlocked.CompareExchange(ref _stall, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    public void Resume() => Interlocked.Exchange(ref _stall, null)?.TrySetResult();
+
     public async Task<AppendResult> IngestAsync(TelemetryBatch batch, CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _batchesEntered);
         Interlocked.Add(ref _samplesEntered, batch.SampleCount);
-        if (delay > TimeSpan.Zero) await Task.Delay(delay, CancellationToken.None);
+        if (Volatile.Read(ref _stall) is { } stall)
+        {
+            Interlocked.Increment(ref _held);
+            try { await stall.Task; }
+            finally { Interlocked.Decrement(ref _held); }
+        }
+        if (delay > TimeSpan.Zero) await Task.Delay(delay, CancellationToken.None); // a slow store, not a wait for anything
         var result = await inner.IngestAsync(batch, cancellationToken);
         Interlocked.Add(ref _stored, result.Stored);
         Interlocked.Add(ref _duplicates, result.Duplicates);
         return result;
     }
 
-    /// <summary>Replaces the registered <see cref="IBatchSink"/> with a counting (and maybe slow) one.</summary>
+    /// <summary>Replaces the registered <see cref="IBatchSink"/> with a counting (and maybe slow) one;
+    /// <paramref name="capture"/> sees it before anything is delivered to it.</summary>
     public static Action<IServiceCollection> Install(TimeSpan delay, Action<CountingSink> capture) => services =>
     {
         services.AddSingleton<IBatchSink>(provider =>

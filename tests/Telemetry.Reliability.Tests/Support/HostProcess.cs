@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Telemetry.Testing;
 
 namespace Telemetry.Reliability.Tests.Support;
 
@@ -69,23 +70,22 @@ internal sealed class HostProcess : IDisposable
     public Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitForNewerThanAsync(long ticks, TimeSpan timeout) =>
         WaitUntilAsync(seen => seen.Count > 0 && seen.Values.Max(v => v.LastSeen.Ticks) > ticks, "a newer sample", timeout);
 
+    /// <summary>Polls the API (refused connections count as "not yet") until <paramref name="done"/>; a host that
+    /// exits meanwhile fails at once with its output.</summary>
     private async Task<Dictionary<string, (int Samples, DateTime LastSeen)>> WaitUntilAsync(
         Func<Dictionary<string, (int Samples, DateTime LastSeen)>, bool> done, string what, TimeSpan timeout)
     {
-        var deadline = Stopwatch.StartNew();
-        while (true)
+        Dictionary<string, (int Samples, DateTime LastSeen)>? seen;
+        try
         {
-            if (_process.HasExited) throw new InvalidOperationException($"host exited with {_process.ExitCode}: {Output}");
-            try
-            {
-                var seen = await ReadGpusAsync();
-                if (done(seen)) return seen;
-            }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) { }
-            if (deadline.Elapsed > timeout) throw new TimeoutException($"no {what} within {timeout}: {Output}");
-            await Task.Delay(100);
+            seen = await Eventually.ValueAsync(async () => _process.HasExited ? null : await ReadGpusAsync(),
+                seen => seen is null || done(seen), what, timeout, seen => $"{seen?.Count} GPUs");
         }
+        catch (TimeoutException timedOut)
+        {
+            throw new TimeoutException($"{timedOut.Message}; host output: {Output}");
+        }
+        return seen ?? throw new InvalidOperationException($"host exited with {_process.ExitCode} while waiting for {what}: {Output}");
     }
 
     /// <summary>Every GPU the API lists, with its sample count and last_seen.</summary>

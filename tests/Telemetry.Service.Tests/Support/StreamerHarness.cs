@@ -4,13 +4,23 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
+using Telemetry.Core.Resilience;
 using Telemetry.Streamer;
+using Telemetry.Testing;
 
 namespace Telemetry.Service.Tests.Support;
 
-/// <summary>Keeps every batch it is handed, in the order publishing completed.</summary>
+/// <summary>Keeps every batch it is handed, in the order publishing completed; <see cref="Fault"/> can make a call
+/// fail instead.</summary>
 public sealed class RecordingPublisher : IBatchPublisher
 {
+    private int _calls;
+
+    /// <summary>Asked before each call: an exception to throw instead of accepting the batch, or null.</summary>
+    public Func<TelemetryBatch, Exception?>? Fault { get; set; }
+
+    public int Calls => Volatile.Read(ref _calls);
+
     private readonly Lock _lock = new();
     private readonly List<TelemetryBatch> _batches = [];
 
@@ -24,6 +34,8 @@ public sealed class RecordingPublisher : IBatchPublisher
 
     public Task PublishAsync(TelemetryBatch batch, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _calls);
+        if (Fault?.Invoke(batch) is { } error) throw error;
         lock (_lock) _batches.Add(batch);
         return Task.CompletedTask;
     }
@@ -40,6 +52,8 @@ public sealed class StreamerHarness : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton<IBatchPublisher>(Publisher);
+        // Retries as in production, only with millisecond waits, so fault tests stay quick.
+        builder.Services.AddSingleton(new Backoff(TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(20)));
         builder.Services.AddTelemetryStreamer();
         _host = builder.Build();
         Status = _host.Services.GetRequiredService<StreamerStatus>();
@@ -54,7 +68,8 @@ public sealed class StreamerHarness : IAsyncDisposable
     public async Task RunOnceAsync(TimeSpan timeout)
     {
         await StartAsync();
-        await Waiting.WithinAsync(Status.Finished, timeout, "the streamer finishing its pass");
+        await Eventually.CompletesAsync(Status.Finished, "the streamer finishing its pass", timeout,
+            () => $"{Status.RowsRead} rows read, {Status.RowsPublished} published");
     }
 
     public async ValueTask DisposeAsync()

@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Telemetry.Testing;
 
 namespace Telemetry.Service.Tests.Support;
 
@@ -21,19 +21,12 @@ public static class Waiting
     public static async Task<int> StoredSamplesAsync(HttpClient api) =>
         (await AllGpusAsync(api)).Sum(g => (int)g["samples"]!);
 
-    /// <summary>Polls until the API reports <paramref name="expected"/> samples; fails after <paramref name="timeout"/>.</summary>
+    /// <summary>Polls until the API reports <paramref name="expected"/> samples (and then checks no more arrive than
+    /// expected); fails after <paramref name="timeout"/>.</summary>
     public static async Task WaitForStoredAsync(HttpClient api, int expected, TimeSpan timeout)
     {
-        var clock = Stopwatch.StartNew();
-        int stored;
-        while ((stored = await StoredSamplesAsync(api)) < expected && clock.Elapsed < timeout) await Task.Delay(50);
-        Assert.True(stored == expected, $"{stored} samples stored after {clock.Elapsed.TotalSeconds:F1}s, expected {expected}");
-    }
-
-    public static async Task WithinAsync(Task task, TimeSpan timeout, string what)
-    {
-        var finished = await Task.WhenAny(task, Task.Delay(timeout));
-        Assert.True(finished == task, $"{what} did not happen within {timeout.TotalSeconds}s");
-        await task;
+        var stored = await Eventually.ValueAsync(() => StoredSamplesAsync(api), count => count >= expected,
+            $"{expected} samples stored", timeout, count => $"{count} samples stored");
+        Assert.Equal(expected, stored);
     }
 }
