@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Storage;
+using Telemetry.Core.Windows;
 
 namespace Telemetry.Imports.Tests;
 
@@ -34,7 +35,7 @@ internal sealed class TestImports : IImportScheduler
     {
         Options = Microsoft.Extensions.Options.Options.Create(new ImportOptions { ChunkBytes = chunkBytes, MaxBytes = maxBytes, BatchSize = batchSize });
         Store = new ImportStore(KeyValues, Options, TimeProvider.System);
-        Steps = new ImportSteps(Store, new ImportPublisher(Publisher), Options, NullLogger<ImportSteps>.Instance);
+        Steps = new ImportSteps(Store, new ImportPublisher(Publisher), new WindowReader(KeyValues), Options, NullLogger<ImportSteps>.Instance);
         Intake = new ImportIntake(Store, this, Options);
     }
 
