@@ -196,6 +196,37 @@ public sealed partial class RealServerWritePathTests(RealServerWritePathTests.Ho
     }
 
     [Fact]
+    public async Task Uploads_arriving_beyond_the_concurrency_bound_get_429_with_retry_after()
+    {
+        // IMPORT_MAX_UPLOADS is 2: hold two uploads open mid-body, then try a third.
+        const string csv = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw\n";
+        var head = $"POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {csv.Length + 10}\r\nConnection: close\r\n\r\n";
+        using var release = new CancellationTokenSource();
+        var sent = new[] { new TaskCompletionSource(), new TaskCompletionSource() };
+        var held = sent.Select(done => RawHttp.SendAsync(Server.Port, head, async (stream, token) =>
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(csv), token);
+            done.TrySetResult();
+            await Task.Delay(Timeout.Infinite, release.Token); // the last 10 bytes never come until released
+        }, TimeSpan.FromSeconds(60))).ToList();
+        await Task.WhenAll(sent.Select(s => s.Task)).WaitAsync(TimeSpan.FromSeconds(10));
+
+        string third = "";
+        for (var attempt = 0; attempt < 100 && !third.StartsWith("HTTP/1.1 429", StringComparison.Ordinal); attempt++)
+        {
+            third = await RawHttp.SendAsync(Server.Port, head.Replace($"{csv.Length + 10}", $"{csv.Length}"),
+                (stream, token) => stream.WriteAsync(Encoding.ASCII.GetBytes(csv), token).AsTask());
+            if (!third.StartsWith("HTTP/1.1 429", StringComparison.Ordinal)) await Task.Delay(50); // the held ones may not be read yet
+        }
+        Assert.StartsWith("HTTP/1.1 429", third);
+        Assert.Contains("Retry-After:", third, StringComparison.OrdinalIgnoreCase);
+        await release.CancelAsync();
+        // Released, the held uploads end short of their Content-Length: each gets a 4xx or a closed connection.
+        foreach (var answer in await Task.WhenAll(held)) Assert.True(answer.Length == 0 || answer.StartsWith("HTTP/1.1 4", StringComparison.Ordinal), answer);
+        output.WriteLine("FIGURE upload-concurrency: with 2 uploads arriving (IMPORT_MAX_UPLOADS=2) a third → 429 with Retry-After");
+    }
+
+    [Fact]
     public async Task Slow_truncated_and_malformed_upload_bodies_get_4xx_and_no_stack_trace()
     {
         var slow = Stopwatch.StartNew();
