@@ -40,8 +40,11 @@ public sealed class TelemetryCursorSigner
         var dot = text.LastIndexOf('.');
         if (dot <= 0 || text.Length > 1024) return false;
         var encoded = text[..dot];
+        var mac = text.AsSpan(dot + 1);
+        // IsValid first: the decoder throws, rather than returning false, on text that is not base64url.
+        if (!Base64Url.IsValid(mac, out var length) || length != MacBytes) return false;
         Span<byte> given = stackalloc byte[MacBytes];
-        if (!Base64Url.TryDecodeFromChars(text.AsSpan(dot + 1), given, out var written) || written != MacBytes) return false;
+        if (!Base64Url.TryDecodeFromChars(mac, given, out var written) || written != MacBytes) return false;
         return CryptographicOperations.FixedTimeEquals(given, Mac(gpuId, query, encoded))
                && TelemetryCursor.TryDecode(encoded, out position);
     }
