@@ -37,12 +37,12 @@ public static partial class SubscriptionEndpoints
     public static IEndpointRouteBuilder MapTelemetrySubscription(this IEndpointRouteBuilder app, int port)
     {
         var dapr = app.ServiceProvider.GetRequiredService<IOptions<DaprOptions>>().Value;
-        app.MapSubscribeHandler().RequireHost($"*:{port}");
+        app.MapSubscribeHandler().RequireLocalPort(port);
         app.MapPost(Route, Deliver)
             .WithTopic(new TopicOptions { PubsubName = dapr.PubSubName, Name = dapr.Topic, DeadLetterTopic = dapr.DeadLetterTopic })
             .WithMetadata(new BulkSubscribeAttribute(dapr.Topic, MaxMessagesPerDelivery, MaxAwaitMilliseconds))
             .AddEndpointFilter<AppTokenFilter>()
-            .RequireHost($"*:{port}")
+            .RequireLocalPort(port)
             .ExcludeFromDescription();
         // The dead-letter topic is consumed too: each arrival is counted, and stored if it can be now (the store is
         // back); what still fails is answered RETRY and redelivered under the same inbound policy. It has no dead-letter

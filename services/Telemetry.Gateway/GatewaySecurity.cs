@@ -6,9 +6,12 @@ using Telemetry.Hosting;
 
 namespace Telemetry.Gateway;
 
-/// <summary>The gateway's optional protections, from environment variables. Both are off by default.</summary>
+/// <summary>The gateway's protections, from environment variables. The API key and CORS are off by default;
+/// writes (imports) are off unless a key or <c>IMPORTS_ENABLED=true</c> allows them.</summary>
 public sealed class GatewaySecurityOptions
 {
+    public const int MinCursorSecretLength = 16;
+
     /// <summary>When set, every <c>/api/…</c> request must carry it in the <c>X-API-Key</c> header.</summary>
     [ConfigurationKeyName("API_KEY")]
     public string? ApiKey { get; set; }
@@ -18,7 +21,30 @@ public sealed class GatewaySecurityOptions
     [ConfigurationKeyName("CORS_ORIGINS")]
     public string? CorsOrigins { get; set; }
 
+    /// <summary>Whether <c>/api/v1/imports</c> takes uploads and cancels. Unset: only when <c>API_KEY</c> is set, so
+    /// that writing needs the key; <c>true</c> opens them without a key (a trusted network); <c>false</c> closes them.</summary>
+    [ConfigurationKeyName("IMPORTS_ENABLED")]
+    public bool? ImportsEnabled { get; set; }
+
+    /// <summary>Key material for sealing telemetry cursors (<see cref="TelemetryCursorSigner"/>); unset: API_KEY.</summary>
+    [ConfigurationKeyName("CURSOR_SECRET")]
+    public string? CursorSecret { get; set; }
+
     public bool RequiresApiKey => !string.IsNullOrWhiteSpace(ApiKey);
+
+    public bool AllowsImports => ImportsEnabled ?? RequiresApiKey;
+
+    /// <summary>The secret cursors are sealed with, checked: a configured one must not be trivially short.</summary>
+    public string? CursorKeyMaterial()
+    {
+        if (CursorSecret is { } secret)
+        {
+            if (secret.Trim().Length < MinCursorSecretLength)
+                throw new ConfigurationException($"CURSOR_SECRET: must be at least {MinCursorSecretLength} characters (a random string shared by every gateway replica).");
+            return secret;
+        }
+        return RequiresApiKey ? ApiKey : null;
+    }
 
     /// <summary>The configured origins, checked: each must be <c>*</c> or an absolute http(s) origin.</summary>
     public IReadOnlyList<string> ParseOrigins()
@@ -79,6 +105,7 @@ public static class GatewaySecurityExtensions
     {
         var settings = builder.Configuration.ReadSettings<GatewaySecurityOptions>();
         var origins = settings.ParseOrigins();
+        builder.Services.AddSingleton(new TelemetryCursorSigner(settings.CursorKeyMaterial()));
         builder.Services.AddRequestLimits(MaxUploadBodyBytes);
         if (origins.Count > 0)
         {
@@ -91,12 +118,14 @@ public static class GatewaySecurityExtensions
                     .SetPreflightMaxAge(TimeSpan.FromMinutes(10));
             }));
         }
-        builder.Services.AddSingleton<IStartupFilter>(new GatewaySecurityStartupFilter(settings, origins.Count > 0));
+        builder.Services.AddSingleton<IStartupFilter>(new GatewaySecurityStartupFilter(settings, origins));
         return builder;
     }
 
-    private sealed class GatewaySecurityStartupFilter(GatewaySecurityOptions settings, bool cors) : IStartupFilter
+    private sealed class GatewaySecurityStartupFilter(GatewaySecurityOptions settings, IReadOnlyList<string> origins) : IStartupFilter
     {
+        private readonly WriteGate _writes = new(settings.AllowsImports, origins);
+
         private readonly byte[]? _keyHash = settings.RequiresApiKey ? SHA256.HashData(Encoding.UTF8.GetBytes(settings.ApiKey!)) : null;
 
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
@@ -104,8 +133,9 @@ public static class GatewaySecurityExtensions
             app.Use(AddSecurityHeaders);
             app.UseUrlLengthLimit();
             app.Use(LimitBody);
-            if (cors) app.UseCors(CorsPolicy);
+            if (origins.Count > 0) app.UseCors(CorsPolicy);
             if (_keyHash is not null) app.Use(RequireApiKey);
+            app.Use(_writes.Check);
             next(app);
         };
 

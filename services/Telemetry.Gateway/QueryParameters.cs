@@ -37,24 +37,31 @@ internal static class QueryParameters
         return true;
     }
 
-    /// <summary>RFC 3339 date-time; without an offset the time is taken as UTC.</summary>
+    /// <summary>RFC 3339 date-time (<see cref="Rfc3339"/>); without an offset the time is taken as UTC.</summary>
     public static bool TryParseTime(string name, string? text, out DateTime? time, out ProblemHttpResult? problem)
     {
         problem = null;
         time = null;
         if (text is null) return true;
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture,
-                DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        switch (Rfc3339.TryParse(text, out var parsed))
         {
-            problem = BadRequest($"{name} must be an RFC 3339 date-time such as 2025-07-18T20:42:34Z; got '{Shorten(text)}'.");
-            return false;
+            case Rfc3339.Outcome.Parsed:
+                time = parsed;
+                return true;
+            case Rfc3339.Outcome.InvalidDate:
+                problem = BadRequest($"{name} '{Shorten(text)}' is not a real date and time (month 01-12, a day the month has, hour 00-23, minute 00-59, offset hour 00-23).");
+                return false;
+            case Rfc3339.Outcome.OutOfRange:
+                problem = BadRequest($"{name} '{Shorten(text)}' is out of range: in UTC it must fall from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z, and a leap second (:60) cannot be represented.");
+                return false;
+            default:
+                problem = BadRequest($"{name} must be an RFC 3339 date-time such as 2025-07-18T20:42:34Z or 2025-07-18T22:42:34.5+02:00; got '{Shorten(text)}'.");
+                return false;
         }
-        time = parsed.UtcDateTime;
-        return true;
     }
 
-    public static bool TryParseTelemetry(string? start, string? end, string[]? metrics, string? limitText, string? cursorText,
-        out TelemetryQuery query, out ProblemHttpResult? problem)
+    public static bool TryParseTelemetry(string gpuId, string? start, string? end, string[]? metrics, string? limitText, string? cursorText,
+        TelemetryCursorSigner cursors, out TelemetryQuery query, out ProblemHttpResult? problem)
     {
         query = new TelemetryQuery();
         if (!TryParseTime("start_time", start, out var from, out problem)) return false;
@@ -65,18 +72,18 @@ internal static class QueryParameters
             return false;
         }
         if (!TryParseLimit(limitText, DefaultTelemetryPage, MaxTelemetryPage, out var limit, out problem)) return false;
-        TelemetryCursor? cursor = null;
+        if (!TryParseMetrics(metrics, out var metricSet, out problem)) return false;
+        query = new TelemetryQuery(from, to, metricSet, limit);
         if (cursorText is not null)
         {
-            if (!TelemetryCursor.TryDecode(cursorText, out var decoded))
+            if (!cursors.TryOpen(cursorText, gpuId, query, out var cursor))
             {
-                problem = BadRequest("cursor is not one this API issued; pass next_cursor from the previous page unchanged.");
+                problem = BadRequest("cursor is not one this API issued for this GPU and these start_time, end_time and metric " +
+                                     "values; pass next_cursor from the previous page unchanged, with the same query.");
                 return false;
             }
-            cursor = decoded;
+            query = query with { After = cursor };
         }
-        if (!TryParseMetrics(metrics, out var metricSet, out problem)) return false;
-        query = new TelemetryQuery(from, to, metricSet, limit, cursor);
         return true;
     }
 

@@ -52,6 +52,7 @@ public static class TelemetryApi
 
     internal static async Task<Results<TelemetryResult, ProblemHttpResult>> GetTelemetry(
         WindowReader reader,
+        TelemetryCursorSigner cursors,
         string id,
         [FromQuery(Name = "start_time")] string? startTime,
         [FromQuery(Name = "end_time")] string? endTime,
@@ -60,12 +61,13 @@ public static class TelemetryApi
         [FromQuery(Name = "cursor")] string? cursor,
         CancellationToken cancellationToken)
     {
-        if (!QueryParameters.TryParseTelemetry(startTime, endTime, metric, limit, cursor, out var query, out var problem))
+        if (!QueryParameters.TryParseTelemetry(id, startTime, endTime, metric, limit, cursor, cursors, out var query, out var problem))
         {
             return problem!;
         }
         var page = await reader.QueryAsync(id, query, cancellationToken);
-        return page is null ? UnknownGpu(id) : new TelemetryResult(id, page, query.Limit);
+        if (page is null) return UnknownGpu(id);
+        return new TelemetryResult(id, page, query.Limit, page.Next is { } next ? cursors.Seal(id, query, next) : null);
     }
 
     internal static async Task<Results<Ok<SeriesResponse>, ProblemHttpResult>> GetSeries(

@@ -19,7 +19,7 @@ namespace Telemetry.Gateway;
 /// (GatewayJsonTests holds them equal), and the endpoint still declares <see cref="TelemetryResponse"/>, so
 /// the OpenAPI document does not change.
 /// </summary>
-internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limit)
+internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limit, string? nextCursor)
     : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
 {
     private static readonly JsonEncodedText GpuId = JsonEncodedText.Encode("gpu_id");
@@ -63,7 +63,7 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
         writer.WriteEndArray();
         writer.WriteStartObject(Pagination);
         writer.WriteNumber(Limit, limit);
-        writer.WriteString(NextCursor, page.Next?.Encode());
+        writer.WriteString(NextCursor, nextCursor);
         writer.WriteEndObject();
         writer.WriteEndObject();
         // One flush for the whole page (at most MaxTelemetryPage points, about 1.3 MB), as for a body written

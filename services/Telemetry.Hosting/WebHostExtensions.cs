@@ -12,9 +12,11 @@ public static class WebHostExtensions
 {
     public const string ReadyTag = "ready";
 
-    /// <summary>Listens on every port given (0 or repeats are ignored), on all interfaces.</summary>
+    /// <summary>Listens on every port given (0 or repeats are ignored), on all interfaces, and routes by the
+    /// port a request arrived on (<see cref="LocalPortRouting"/>).</summary>
     public static WebApplicationBuilder ListenOn(this WebApplicationBuilder builder, params int[] ports)
     {
+        builder.Services.AddLocalPortRouting();
         // In-memory test servers ignore this; they reach each port through the Host header instead.
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -31,20 +33,25 @@ public static class WebHostExtensions
         var ready = app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         if (port is > 0)
         {
-            live.RequireHost($"*:{port}");
-            ready.RequireHost($"*:{port}");
+            live.RequireLocalPort(port.Value);
+            ready.RequireLocalPort(port.Value);
         }
         return app;
     }
 
-    /// <summary>Prometheus metrics on their own port, so scraping never competes with the API.</summary>
+    /// <summary>Prometheus metrics on their own port, so scraping never competes with the API; that port serves
+    /// nothing else.</summary>
     public static WebApplication MapMetricsPort(this WebApplication app, int port)
     {
+        app.Use(MethodLabel.Normalise);
         // Request durations of every HTTP endpoint (http_request_duration_seconds), scraped on the metrics port.
         app.UseHttpMetrics();
-        app.MapMetrics().RequireHost($"*:{port}");
+        app.MapMetrics(MetricsPath).RequireLocalPort(port);
+        app.Services.GetRequiredService<LocalPortRouting>().Dedicate(port, MetricsPath);
         return app;
     }
+
+    public const string MetricsPath = "/metrics";
 
     public static IHealthChecksBuilder AddReadinessCheck<T>(this IServiceCollection services, string name) where T : class, IHealthCheck =>
         services.AddHealthChecks().AddCheck<T>(name, tags: [ReadyTag]);

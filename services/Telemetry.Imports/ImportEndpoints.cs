@@ -14,7 +14,13 @@ namespace Telemetry.Imports;
 public static class ImportEndpoints
 {
     private const int DefaultListLimit = 50;
-    private const long MultipartOverhead = 1024 * 1024;
+
+    /// <summary>Form fields are options (mode, hostname): short. Each is read up to this many bytes, never whole.</summary>
+    public const int MaxFieldBytes = 1024;
+    public const int MaxFields = 16;
+
+    /// <summary>What a multipart body may carry besides the file: boundaries, part headers, the bounded fields.</summary>
+    private const long MultipartOverhead = MaxFields * (MaxFieldBytes + 1024) + 64 * 1024;
 
     public static IEndpointRouteBuilder MapTelemetryImports(this IEndpointRouteBuilder app)
     {
@@ -22,13 +28,19 @@ public static class ImportEndpoints
         api.MapPost("", CreateImport).WithName("CreateImport")
             .WithSummary("Upload a DCGM or nvidia-smi CSV (multipart file or text/csv body) to import as a durable job.")
             .WithDescription("Options: mode=replay (default: rows keep their own timestamps) or mode=stream (stamped with processing time); hostname for nvidia-smi logs. " +
-                "413 above IMPORT_MAX_BYTES, 415 for another content type, 400 when the header is not telemetry.")
+                "Content-Length is required (411 without). 413 above IMPORT_MAX_BYTES, 415 for another content type, 400 when the header is not telemetry, " +
+                "429 (with Retry-After) when IMPORT_MAX_UPLOADS uploads are arriving or IMPORT_MAX_QUEUED imports are waiting, " +
+                "403 when imports are disabled or the request comes from a page of another site.")
             // One Accepts with every type: routing answers 415 for anything else (as does the handler).
             .Accepts<IFormFile>("multipart/form-data", "text/csv", "application/csv")
             .Produces<ImportResponse>(StatusCodes.Status202Accepted)
             .Produces<ImportProblemResponse>(StatusCodes.Status400BadRequest, "application/problem+json")
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status408RequestTimeout)
+            .ProducesProblem(StatusCodes.Status411LengthRequired)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .DisableAntiforgery();
         api.MapGet("", ListImports).WithName("ListImports").WithSummary("Recent imports, newest first.")
             .Produces<ImportListResponse>();
@@ -53,6 +65,12 @@ public static class ImportEndpoints
         if (!multipart && mediaType is not ("text/csv" or "application/csv"))
             return UnsupportedType(request.ContentType);
 
+        // The size is known before anything is stored: a refused upload never leaves chunks behind.
+        if (request.ContentLength is null)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status411LengthRequired, title: "Length required",
+                detail: "Send the upload with a Content-Length header (curl and browsers do); its size is checked against IMPORT_MAX_BYTES before anything is stored.");
+        }
         var allowed = multipart ? limit + MultipartOverhead : limit;
         if (request.ContentLength > allowed) return TooLarge(limit);
         var sizeFeature = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
@@ -92,8 +110,11 @@ public static class ImportEndpoints
                     else if (disposition.IsFormDisposition() && accepted is null)
                     {
                         var key = HeaderUtilities.RemoveQuotes(disposition.Name).Value ?? "";
-                        using var text = new StreamReader(section.Body);
-                        fields[key] = (await text.ReadToEndAsync(cancellationToken)).Trim();
+                        if (fields.Count >= MaxFields && !fields.ContainsKey(key))
+                            return BadRequest($"the form has more than {MaxFields} fields; only mode and hostname are read");
+                        if (await ReadFieldAsync(section.Body, cancellationToken) is not { } value)
+                            return BadRequest($"form field '{Shorten(key)}' is longer than {MaxFieldBytes} bytes; fields carry options (mode, hostname), the CSV goes in the file part");
+                        fields[key] = value.Trim();
                         if (!TryReadOptions(fields, out _, out var problem)) return problem!;
                     }
                 }
@@ -107,9 +128,29 @@ public static class ImportEndpoints
         {
             return TooLarge(limit);
         }
+        catch (ImportBusyException busy)
+        {
+            http.Response.Headers.RetryAfter = ((int)busy.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Problem(statusCode: StatusCodes.Status429TooManyRequests, title: "Too many imports", detail: busy.Message);
+        }
         catch (BadHttpRequestException error) when (error.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return TooLarge(limit);
+        }
+        catch (BadHttpRequestException error)
+        {
+            // Kestrel's verdict on the body: 408 when it arrives too slowly (MinRequestBodyDataRate), 400 when
+            // it is malformed or shorter than its Content-Length. The client's error, not the server's.
+            return TypedResults.Problem(statusCode: error.StatusCode, title: "Unreadable upload",
+                detail: error.StatusCode == StatusCodes.Status408RequestTimeout
+                    ? "The upload arrived too slowly and was abandoned; nothing was stored."
+                    : $"The upload could not be read ({error.Message}); nothing was stored.");
+        }
+        catch (IOException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away mid-upload; no one reads this answer, and the partial file was removed.
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Upload cut off",
+                detail: "The connection closed before the upload ended; nothing was stored.");
         }
         catch (ImportRejectedException rejected)
         {
@@ -181,6 +222,19 @@ public static class ImportEndpoints
         result = new ImportRequestOptions(mode, hostname);
         return true;
     }
+
+    /// <summary>A form field's text, or null when it is longer than <see cref="MaxFieldBytes"/> (the rest is left
+    /// unread: the answer is a 400 and the body is dropped with the connection's request).</summary>
+    private static async Task<string?> ReadFieldAsync(Stream body, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[MaxFieldBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(length), cancellationToken)) > 0) length += read;
+        return length > MaxFieldBytes ? null : System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
+    private static string Shorten(string text) => text.Length <= 64 ? text : text[..64] + "…";
 
     private static IResult BadRequest(string detail) =>
         TypedResults.Problem(detail: detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");

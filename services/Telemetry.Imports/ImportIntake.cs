@@ -21,20 +21,56 @@ public sealed class ImportRejectedException(IReadOnlyList<ImportProblem> problem
     public IReadOnlyList<ImportProblem> Problems { get; } = problems;
 }
 
+/// <summary>No room for another upload now: too many arriving at once, or too many imports waiting to run.</summary>
+public sealed class ImportBusyException(string message, TimeSpan retryAfter) : Exception(message)
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
 /// <summary>Options of one upload, from the query string or the multipart form.</summary>
 public sealed record ImportRequestOptions(ImportMode Mode, string? Hostname);
 
 /// <summary>
 /// Takes an upload in: checks the header before storing anything, stores the file in chunks, records the
 /// import as pending and hands it to the scheduler. Nothing is answered 202 before the file is stored, so an
-/// accepted import survives a crash of the process that accepted it.
+/// accepted import survives a crash of the process that accepted it. Uploads arriving at once
+/// (<c>IMPORT_MAX_UPLOADS</c>) and imports stored but not finished (<c>IMPORT_MAX_QUEUED</c>) are bounded, so
+/// uploads cannot take the store's space without limit.
 /// </summary>
-public sealed class ImportIntake(ImportStore store, IImportScheduler scheduler, IOptions<ImportOptions> options)
+public sealed class ImportIntake(ImportStore store, IImportScheduler scheduler, IOptions<ImportOptions> options) : IDisposable
 {
+    private static readonly TimeSpan UploadsBusyRetry = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan QueueFullRetry = TimeSpan.FromSeconds(60);
+    private readonly SemaphoreSlim _uploads = new(options.Value.MaxUploads, options.Value.MaxUploads);
+
+    /// <summary>Throws <see cref="ImportBusyException"/> when there is no room; nothing is read or stored then.</summary>
     public async Task<ImportRecord> AcceptAsync(Stream body, string fileName, Func<ImportRequestOptions> readOptions, CancellationToken cancellationToken)
     {
-        var id = Guid.NewGuid().ToString("N");
         var settings = options.Value;
+        if (!_uploads.Wait(0))
+            throw new ImportBusyException($"{settings.MaxUploads} uploads are already arriving (IMPORT_MAX_UPLOADS); try again shortly.", UploadsBusyRetry);
+        try
+        {
+            var waiting = await store.CountUnfinishedAsync(cancellationToken).ConfigureAwait(false);
+            if (waiting >= settings.MaxQueued)
+            {
+                throw new ImportBusyException(
+                    $"{waiting} imports are waiting or running (IMPORT_MAX_QUEUED is {settings.MaxQueued}); try again when one has finished.", QueueFullRetry);
+            }
+            return await StoreAsync(body, fileName, readOptions, settings, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _uploads.Release();
+        }
+    }
+
+    public void Dispose() => _uploads.Dispose();
+
+    private async Task<ImportRecord> StoreAsync(Stream body, string fileName, Func<ImportRequestOptions> readOptions, ImportOptions settings,
+        CancellationToken cancellationToken)
+    {
+        var id = Guid.NewGuid().ToString("N");
         var chunker = new CsvChunker(settings.ChunkBytes, settings.MaxBytes);
         byte[]? header = null;
         long headerLines = 0;

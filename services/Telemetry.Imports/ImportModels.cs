@@ -56,6 +56,9 @@ public sealed class ImportRecord
     public string? Error { get; set; }
     public bool CancelRequested { get; set; }
 
+    /// <summary>Dapr mode: the finished import's workflow instance has been purged from the actor state store.</summary>
+    public bool WorkflowPurged { get; set; }
+
     /// <summary>Stream mode: the chunk whose processing time is fixed in <see cref="StampBase"/>, so a chunk
     /// published again after a crash gets the very same timestamps and the collector drops the repeats.</summary>
     public int? StampChunk { get; set; }

@@ -27,6 +27,16 @@ public sealed class ImportOptions
     [ConfigurationKeyName("IMPORT_HISTORY"), Range(1, 10_000)]
     public int History { get; set; } = 100;
 
+    /// <summary>Uploads this process receives at once; one more is answered 429 with Retry-After. Each holds a
+    /// few chunks in memory and writes to the store while it arrives.</summary>
+    [ConfigurationKeyName("IMPORT_MAX_UPLOADS"), Range(1, 64)]
+    public int MaxUploads { get; set; } = 2;
+
+    /// <summary>Imports pending or running (stored, not finished) at most; a new upload beyond it is answered 429
+    /// with Retry-After. With <see cref="MaxBytes"/> this bounds the store space uploads can hold.</summary>
+    [ConfigurationKeyName("IMPORT_MAX_QUEUED"), Range(1, 1000)]
+    public int MaxQueued { get; set; } = 8;
+
     /// <summary>Safety net for chunks of an upload whose import never ran (the process died between storing
     /// the file and recording the import): they expire after this many hours.</summary>
     [ConfigurationKeyName("IMPORT_CHUNK_TTL_HOURS"), Range(1, 24 * 365)]

@@ -46,6 +46,7 @@ public static class ImportServiceExtensions
             options.RegisterActivity<ReadAndPublishChunkActivity>(ReadAndPublishChunkActivity.Name);
             options.RegisterActivity<FinishImportActivity>(FinishImportActivity.Name);
         });
+        services.AddSingleton<IImportWorkflowEngine, DaprImportWorkflowEngine>();
         services.AddSingleton<DaprWorkflowImportScheduler>();
         services.AddSingleton<IImportScheduler>(provider => provider.GetRequiredService<DaprWorkflowImportScheduler>());
         services.AddHostedService(provider => provider.GetRequiredService<DaprWorkflowImportScheduler>());

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Telemetry.Core.Csv;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
+using Telemetry.Core.Windows;
 
 namespace Telemetry.Imports;
 
@@ -30,12 +31,21 @@ public sealed class DirectSinkPublisher(IBatchSink sink) : IBatchPublisher
 /// running one again after a crash publishes the same samples with the same timestamps (the collector
 /// drops the repeats) and counts nothing twice (progress of chunk n is recorded only while chunks_done = n).
 /// </summary>
+/// <remarks>Imported rows are checked here, where they enter the windows, against what the windows already hold:
+/// a row may not give a known GPU another host or model, nor be stamped more than <see cref="MaxFutureSkew"/>
+/// ahead of this server's clock (a sample from the future would push <c>last_seen</c> ahead and evict the real
+/// window). Such rows are rejected and listed with their line numbers like any other bad row.</remarks>
 public sealed partial class ImportSteps(
     ImportStore store,
     ImportPublisher publisher,
+    WindowReader windows,
     IOptions<ImportOptions> options,
     ILogger<ImportSteps> logger)
 {
+    /// <summary>How far ahead of this server's clock an imported sample may be (clocks of the machines that wrote
+    /// the file drift a little; a day ahead is not drift).</summary>
+    public static readonly TimeSpan MaxFutureSkew = TimeSpan.FromMinutes(5);
+
     /// <summary>Marks the import running. Returns the record; when it is final (or cancelled meanwhile) the
     /// caller has nothing to do but finish it.</summary>
     public Task<ImportRecord> StartAsync(string id, CancellationToken cancellationToken = default) =>
@@ -166,7 +176,13 @@ public sealed partial class ImportSteps(
         var problems = new List<ImportProblem>();
         var batch = new ImportBatchBuilder($"import-{record.Id}-{chunk}");
         long rows = 0, samples = 0, tick = 0;
-        foreach (var result in reader.ReadAll())
+        // The whole chunk is parsed first (it is small), so the identities of all its GPUs come in one bulk read.
+        var results = reader.ReadAll().ToList();
+        var identities = new Dictionary<string, GpuIdentity>(
+            await windows.GetIdentitiesAsync([.. results.Where(r => r.Row is not null).Select(r => r.Row!.Gpu.Uuid).Distinct()], cancellationToken)
+                .ConfigureAwait(false), StringComparer.Ordinal);
+        var latest = store.Time.GetUtcNow().UtcDateTime + MaxFutureSkew;
+        foreach (var result in results)
         {
             rows++;
             if (result.Error is { } error)
@@ -177,18 +193,40 @@ public sealed partial class ImportSteps(
             }
             var row = result.Row!;
             if (row.Metrics.Count == 0) continue;
-            if (stampBase is { } baseTime)
+            if (identities.TryGetValue(row.Gpu.Uuid, out var known))
             {
-                foreach (var metric in row.Metrics) batch.Add(row.Gpu, baseTime.AddTicks(tick++), metric, row.SourceTimestamp);
+                if (known.Hostname != row.Gpu.Hostname || known.Model != row.Gpu.Model)
+                {
+                    problems.Add(new ImportProblem(row.LineNumber + lineShift,
+                        $"GPU {row.Gpu.Uuid} is known as host '{known.Hostname}', model '{known.Model}'; an import cannot change a GPU's host or model"));
+                    continue;
+                }
             }
-            else if (row.SourceTimestamp is { } source)
+            else
             {
-                foreach (var metric in row.Metrics) batch.Add(row.Gpu, source, metric, source);
+                identities[row.Gpu.Uuid] = row.Gpu; // the first row of a new GPU names it for the rest of the import
             }
+            DateTime first;
+            if (stampBase is { } baseTime) first = baseTime.AddTicks(tick);
+            else if (row.SourceTimestamp is { } source) first = source;
             else
             {
                 problems.Add(new ImportProblem(row.LineNumber + lineShift, "no timestamp to replay (import it with mode=stream)"));
                 continue;
+            }
+            if (first > latest)
+            {
+                problems.Add(new ImportProblem(row.LineNumber + lineShift,
+                    $"timestamp {first:O} is more than {MaxFutureSkew.TotalMinutes:0} minutes ahead of this server's clock"));
+                continue;
+            }
+            if (stampBase is { } stamps)
+            {
+                foreach (var metric in row.Metrics) batch.Add(row.Gpu, stamps.AddTicks(tick++), metric, row.SourceTimestamp);
+            }
+            else
+            {
+                foreach (var metric in row.Metrics) batch.Add(row.Gpu, first, metric, first);
             }
             if (batch.SampleCount >= options.Value.BatchSize)
             {

@@ -61,25 +61,42 @@ public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> op
         return [.. imports.Where(r => !ImportStatus.IsFinal(r.Status)).Reverse()];
     }
 
-    /// <summary>Records a new import (its chunks and manifest are already stored) and lists it first.</summary>
+    /// <summary>Records a new import (its chunks and manifest are already stored) and lists it first. Beyond
+    /// <c>IMPORT_HISTORY</c> the oldest <em>finished</em> imports are forgotten; a pending or running one is never
+    /// evicted (its workflow or runner would find its record gone), however many newer ones arrive.</summary>
     public async Task CreateAsync(ImportRecord record, CancellationToken cancellationToken = default)
     {
         await store.SaveAsync(RecordKey(record.Id), ImportJson.Serialize(record), WriteCondition.MustNotExist,
             cancellationToken: cancellationToken).ConfigureAwait(false);
-        var forgotten = new List<string>();
-        await UpdateIndexAsync(index =>
+        // The ETag read-modify-write of the index, with an asynchronous step inside (which old imports have finished),
+        // so it runs on the conflict pipeline directly rather than through OptimisticUpdate's pure change function.
+        var forgotten = await _conflictRetry.ExecuteAsync(async token =>
         {
+            var item = await store.GetAsync(IndexKey, token).ConfigureAwait(false);
+            var index = item is null ? new ImportIndex() : ImportJson.Deserialize<ImportIndex>(item.Value);
             index.Ids.Remove(record.Id);
             index.Ids.Insert(0, record.Id);
-            forgotten.Clear();
-            while (index.Ids.Count > options.Value.History)
-            {
-                forgotten.Add(index.Ids[^1]);
-                index.Ids.RemoveAt(index.Ids.Count - 1);
-            }
+            var finished = await FinishedBeyondHistoryAsync(index.Ids, token).ConfigureAwait(false);
+            index.Ids.RemoveAll(finished.Contains);
+            await store.SaveAsync(IndexKey, ImportJson.Serialize(index), WriteCondition.For(item), cancellationToken: token).ConfigureAwait(false);
+            return finished;
         }, cancellationToken).ConfigureAwait(false);
         foreach (var id in forgotten) await ForgetAsync(id, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The ids past the first <c>IMPORT_HISTORY</c> whose imports have finished (or whose record is gone).</summary>
+    private async Task<List<string>> FinishedBeyondHistoryAsync(List<string> ids, CancellationToken cancellationToken)
+    {
+        var beyond = ids.Skip(options.Value.History).ToList();
+        if (beyond.Count == 0) return [];
+        var records = await store.GetManyAsync([.. beyond.Select(RecordKey)], cancellationToken).ConfigureAwait(false);
+        return beyond.FindAll(id => !records.TryGetValue(RecordKey(id), out var item)
+                                    || ImportStatus.IsFinal(ImportJson.Deserialize<ImportRecord>(item.Value).Status));
+    }
+
+    /// <summary>How many imports are pending or running (what <c>IMPORT_MAX_QUEUED</c> bounds).</summary>
+    public async Task<int> CountUnfinishedAsync(CancellationToken cancellationToken = default) =>
+        (await ListUnfinishedAsync(cancellationToken).ConfigureAwait(false)).Count;
 
     /// <summary>Read-modify-write of a record, guarded by its ETag and retried on conflict. The change returns
     /// false to leave the record as it is. Returns the record as stored afterwards.</summary>
@@ -112,7 +129,8 @@ public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> op
         return item.Value;
     }
 
-    /// <summary>Removes the stored file: manifest and chunks 0..<paramref name="chunks"/>-1. Harmless to repeat.</summary>
+    /// <summary>Removes the stored file: manifest and chunks 0..<paramref name="chunks"/>-1, and gives the space
+    /// back where the store keeps it (SQLite). Harmless to repeat.</summary>
     public async Task DeleteFileAsync(string id, int chunks, CancellationToken cancellationToken = default)
     {
         var keys = new List<string> { ManifestKey(id) };
@@ -121,6 +139,7 @@ public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> op
         {
             await store.ExecuteAsync([.. part.Select(key => new DeleteOperation(key, WriteCondition.Any))], cancellationToken).ConfigureAwait(false);
         }
+        if (chunks > 0 && store is ISpaceReclaiming reclaiming) await reclaiming.ReclaimSpaceAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task ForgetAsync(string id, CancellationToken cancellationToken)
@@ -130,12 +149,4 @@ public sealed class ImportStore(IKeyValueStore store, IOptions<ImportOptions> op
         await DeleteFileAsync(id, record.Chunks, cancellationToken).ConfigureAwait(false);
         await store.DeleteAsync(RecordKey(id), WriteCondition.Any, cancellationToken).ConfigureAwait(false);
     }
-
-    private Task UpdateIndexAsync(Action<ImportIndex> change, CancellationToken cancellationToken) =>
-        store.UpdateAsync(IndexKey, item =>
-        {
-            var index = item is null ? new ImportIndex() : ImportJson.Deserialize<ImportIndex>(item.Value);
-            change(index);
-            return Change<bool>.Write(ImportJson.Serialize(index), true);
-        }, _conflictRetry, cancellationToken: cancellationToken);
 }

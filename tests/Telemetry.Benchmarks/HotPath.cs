@@ -308,7 +308,7 @@ public class QueryPathBenchmarks
         for (var i = 0; i < Repeats; i++)
         {
             _context.Response.Body = Stream.Null;
-            await new TelemetryResult("GPU-0", _fullPage, 10_000).ExecuteAsync(_context);
+            await new TelemetryResult("GPU-0", _fullPage, 10_000, null).ExecuteAsync(_context);
         }
     }
 }

@@ -21,6 +21,8 @@ public class EmbeddedHostFactory : WebApplicationFactory<standalone::Program>
         builder.UseSetting("LOOP", "false");
         builder.UseSetting("CHECKPOINT_ENABLED", "false");
         builder.UseSetting("IMPORT_CHUNK_BYTES", "16384");
+        // Imports write fleet data: closed unless a key or this says the network is trusted.
+        builder.UseSetting("IMPORTS_ENABLED", "true");
         if (_maxBytes is { } limit) builder.UseSetting("IMPORT_MAX_BYTES", limit.ToString());
     }
 }

@@ -16,6 +16,11 @@ internal sealed class FakeWorkflowContext(string instanceId) : WorkflowContext
 
     public List<(string Name, object? Input, WorkflowTaskOptions? Options, int Attempt)> Calls { get; } = [];
     public List<object?> CustomStatuses { get; } = [];
+    public List<DateTime> Timers { get; } = [];
+
+    /// <summary>The input given to <see cref="ContinueAsNew"/>, if the workflow continued as new.</summary>
+    public object? ContinuedWith { get; private set; }
+    public bool ContinuedAsNew { get; private set; }
 
     public void OnActivity<TIn, TOut>(string name, Func<TIn, Task<TOut>> run) =>
         _activities[name] = async input => await run((TIn)input!);
@@ -62,14 +67,22 @@ internal sealed class FakeWorkflowContext(string instanceId) : WorkflowContext
     public override DateTime CurrentUtcDateTime { get; } = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
     public override bool IsReplaying => false;
     public override bool IsPatched(string patchName) => true;
-    public override Task CreateTimer(DateTime fireAt, CancellationToken cancellationToken) => Task.CompletedTask;
+    public override Task CreateTimer(DateTime fireAt, CancellationToken cancellationToken)
+    {
+        Timers.Add(fireAt);
+        return Task.CompletedTask;
+    }
     public override void SendEvent(string instanceId, string eventName, object payload) => throw new NotSupportedException();
     public override Task<TResult> CallChildWorkflowAsync<TResult>(string workflowName, object? input = null, ChildWorkflowTaskOptions? options = null) =>
         throw new NotSupportedException();
     public override ILogger CreateReplaySafeLogger(string categoryName) => NullLogger.Instance;
     public override ILogger CreateReplaySafeLogger(Type type) => NullLogger.Instance;
     public override ILogger CreateReplaySafeLogger<T>() => NullLogger.Instance;
-    public override void ContinueAsNew(object? newInput = null, bool preserveUnprocessedEvents = true) => throw new NotSupportedException();
+    public override void ContinueAsNew(object? newInput = null, bool preserveUnprocessedEvents = true)
+    {
+        Assert.True(preserveUnprocessedEvents, "a cancel event raised meanwhile must survive the new generation");
+        (ContinuedAsNew, ContinuedWith) = (true, newInput);
+    }
     public override Guid NewGuid() => Guid.NewGuid();
     public override PropagatedHistory GetPropagatedHistory() => throw new NotSupportedException();
 }

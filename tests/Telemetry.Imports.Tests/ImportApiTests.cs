@@ -175,16 +175,27 @@ public class ImportSizeLimitTests : IClassFixture<ImportSizeLimitTests.SmallLimi
     }
 
     [Fact]
-    public async Task A_multipart_file_over_the_limit_is_413_even_without_a_content_length()
+    public async Task A_multipart_file_over_the_limit_is_413_and_nothing_is_recorded()
     {
         var form = new MultipartFormDataContent { { new ByteArrayContent(Encoding.UTF8.GetBytes(Csv.Dcgm(40))), "file", "big.csv" } };
+        var response = await _client.PostAsync("/api/v1/imports", form);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        var list = (await _client.GetFromJsonAsync<JsonObject>("/api/v1/imports"))!;
+        Assert.DoesNotContain(list["imports"]!.AsArray(), i => (string)i!["file_name"]! == "big.csv");
+    }
+
+    [Fact]
+    public async Task An_upload_without_a_content_length_is_411_before_anything_is_stored()
+    {
+        // Chunked: the size is unknown until the end, so it could only be checked after storing.
+        var form = new MultipartFormDataContent { { new ByteArrayContent(Encoding.UTF8.GetBytes(Csv.Dcgm(3))), "file", "chunked.csv" } };
         var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/imports") { Content = form };
         request.Headers.TransferEncodingChunked = true;
         var response = await _client.SendAsync(request);
-        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        // Nothing was recorded for it.
+        Assert.Equal(HttpStatusCode.LengthRequired, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
         var list = (await _client.GetFromJsonAsync<JsonObject>("/api/v1/imports"))!;
-        Assert.DoesNotContain(list["imports"]!.AsArray(), i => (string)i!["file_name"]! == "big.csv");
+        Assert.DoesNotContain(list["imports"]!.AsArray(), i => (string)i!["file_name"]! == "chunked.csv");
     }
 
     [Fact]

@@ -214,3 +214,49 @@ public class ImportStepsTests
         (await Eventually.ValueAsync(() => store.GetAsync(id), record => record is not null && ImportStatus.IsFinal(record.Status),
             $"import {id} to finish", describe: record => $"status {record?.Status}"))!;
 }
+
+/// <summary>Issue 15 item 4: the history bound forgets only finished imports, and item 3: waiting imports are bounded.</summary>
+public class ImportHistoryTests
+{
+    [Fact]
+    public async Task Beyond_the_history_only_finished_imports_are_forgotten()
+    {
+        var imports = new TestImports(history: 2, maxQueued: 100);
+        var running = await imports.UploadAsync(Csv.Dcgm(3));
+        await imports.Steps.StartAsync(running.Id);
+        var pending = await imports.UploadAsync(Csv.Dcgm(3));
+        var finished = await imports.UploadAsync(Csv.Dcgm(3));
+        await imports.Steps.FinishAsync(finished.Id, ImportStatus.Completed, null);
+
+        // Three newer uploads push all three past a history of 2; only the finished one goes.
+        for (var i = 0; i < 3; i++) await imports.UploadAsync(Csv.Dcgm(3));
+        Assert.Equal(ImportStatus.Running, (await imports.Store.GetAsync(running.Id))!.Status);
+        Assert.Equal(ImportStatus.Pending, (await imports.Store.GetAsync(pending.Id))!.Status);
+        Assert.Null(await imports.Store.GetAsync(finished.Id));
+        var (listed, total) = await imports.Store.ListAsync(100);
+        Assert.Contains(listed, r => r.Id == running.Id);
+        Assert.Contains(listed, r => r.Id == pending.Id);
+        Assert.Equal(5, total); // 2 kept beyond the history because they have not finished, plus the 3 newest
+
+        // Once they finish, the next upload forgets them.
+        await imports.Steps.FinishAsync(running.Id, ImportStatus.Cancelled, "test");
+        await imports.Steps.FinishAsync(pending.Id, ImportStatus.Cancelled, "test");
+        await imports.UploadAsync(Csv.Dcgm(3));
+        Assert.Null(await imports.Store.GetAsync(running.Id));
+        Assert.Null(await imports.Store.GetAsync(pending.Id));
+    }
+
+    [Fact]
+    public async Task An_upload_beyond_the_waiting_bound_is_refused_before_anything_is_stored()
+    {
+        var imports = new TestImports(maxQueued: 2);
+        await imports.UploadAsync(Csv.Dcgm(3));
+        await imports.UploadAsync(Csv.Dcgm(3));
+        var keys = imports.KeyValues.Count;
+        var busy = await Assert.ThrowsAsync<ImportBusyException>(() => imports.UploadAsync(Csv.Dcgm(3)));
+        Assert.Contains("IMPORT_MAX_QUEUED", busy.Message);
+        Assert.True(busy.RetryAfter > TimeSpan.Zero);
+        Assert.Equal(keys, imports.KeyValues.Count);
+        Assert.Equal(2, imports.Scheduled.Count);
+    }
+}

@@ -1,3 +1,4 @@
+using Dapr.Workflow;
 using Telemetry.Imports.Workflow;
 
 namespace Telemetry.Imports.Tests;
@@ -129,5 +130,115 @@ public class ImportWorkflowTests
         Assert.Equal(90, imports.Publisher.Samples.Count());
         Assert.Equal(ImportStatus.Completed, (await imports.Store.GetAsync(record.Id))!.Status);
         Assert.False(await imports.HasKeyAsync(ImportStore.ManifestKey(record.Id)));
+    }
+
+    // ---------- issue 15: continue-as-new and a finish that always happens ----------
+
+    [Fact]
+    public async Task A_long_import_continues_as_new_every_generation_and_keeps_its_counts()
+    {
+        const int chunks = 200;
+        var input = new ImportRequest(Id);
+        var done = 0;
+        var generations = 0;
+        ImportResult result;
+        while (true)
+        {
+            generations++;
+            var resumeAt = done;
+            var context = Context(chunks);
+            context.OnActivity<string, StartOutcome>(StartImportActivity.Name, _ => Task.FromResult(new StartOutcome(chunks, resumeAt, false)));
+            result = await new ImportWorkflow().RunAsync(context, input);
+            var ran = context.Calls.Where(c => c.Name == ReadAndPublishChunkActivity.Name).Select(c => ((ChunkInput)c.Input!).Chunk).ToList();
+            Assert.Equal(Enumerable.Range(resumeAt, Math.Min(ImportWorkflow.ChunksPerGeneration, chunks - resumeAt)), ran);
+            // A generation's history: the start, at most ChunksPerGeneration chunks, and the finish.
+            Assert.True(context.Calls.Count <= ImportWorkflow.ChunksPerGeneration + 2);
+            done += ran.Count;
+            if (!context.ContinuedAsNew)
+            {
+                Assert.Equal(FinishImportActivity.Name, context.Calls[^1].Name);
+                break;
+            }
+            Assert.DoesNotContain(context.Calls, c => c.Name == FinishImportActivity.Name);
+            input = Assert.IsType<ImportRequest>(context.ContinuedWith);
+            Assert.Equal(new ImportRequest(Id, done * 10L, done * 10L, 0), input);
+        }
+        Assert.Equal(4, generations); // 64 + 64 + 64 + 8
+        Assert.Equal(ImportStatus.Completed, result.Status);
+    }
+
+    [Fact]
+    public async Task The_progress_of_a_later_generation_counts_from_where_the_first_stopped()
+    {
+        var context = Context(70);
+        context.OnActivity<string, StartOutcome>(StartImportActivity.Name, _ => Task.FromResult(new StartOutcome(70, 64, false)));
+        await new ImportWorkflow().RunAsync(context, new ImportRequest(Id, 640, 640, 3));
+        Assert.Equal(new ImportProgress(65, 70, 650, 650, 3), context.CustomStatuses.Cast<ImportProgress>().First());
+    }
+
+    [Fact]
+    public async Task With_the_real_activities_a_file_of_many_generations_is_imported_exactly_once()
+    {
+        var imports = new TestImports(chunkBytes: 1024);
+        var record = await imports.UploadAsync(Csv.Dcgm(900));
+        Assert.True(record.Chunks > ImportWorkflow.ChunksPerGeneration, $"{record.Chunks} chunks");
+        var input = new ImportRequest(record.Id);
+        ImportResult result;
+        var generations = 0;
+        do
+        {
+            generations++;
+            var context = new FakeWorkflowContext(record.Id);
+            context.OnActivity<string, StartOutcome>(StartImportActivity.Name, id => new StartImportActivity(imports.Steps).RunAsync(null!, id));
+            context.OnActivity<ChunkInput, ChunkOutcome>(ReadAndPublishChunkActivity.Name, chunk => new ReadAndPublishChunkActivity(imports.Steps).RunAsync(null!, chunk));
+            context.OnActivity<FinishInput, ImportResult>(FinishImportActivity.Name, finish => new FinishImportActivity(imports.Steps).RunAsync(null!, finish));
+            result = await new ImportWorkflow().RunAsync(context, input);
+            if (!context.ContinuedAsNew) break;
+            input = (ImportRequest)context.ContinuedWith!;
+        }
+        while (true);
+
+        Assert.True(generations >= 2);
+        Assert.Equal(new ImportResult(ImportStatus.Completed, 900, 900, 0, null), result);
+        Assert.Equal(900, imports.Publisher.Samples.Count());
+        Assert.Equal(ImportStatus.Completed, (await imports.Store.GetAsync(record.Id))!.Status);
+    }
+
+    [Fact]
+    public async Task When_finishing_fails_too_it_is_tried_again_on_durable_timers()
+    {
+        var finishFailures = 3 * ImportWorkflow.Retry.RetryPolicy!.MaxNumberOfAttempts; // three whole rounds fail
+        var finishes = new List<FinishInput>();
+        var context = Context(3, chunk: _ => throw new IOException("circuit breaker open"));
+        context.OnActivity<FinishInput, ImportResult>(FinishImportActivity.Name, input =>
+        {
+            if (finishFailures-- > 0) throw new IOException("circuit breaker open");
+            finishes.Add(input);
+            return Task.FromResult(new ImportResult(input.Status, 0, 0, 0, input.Error));
+        });
+        var result = await new ImportWorkflow().RunAsync(context, new ImportRequest(Id));
+
+        Assert.Equal(ImportStatus.Failed, result.Status);
+        Assert.Contains("circuit breaker open", Assert.Single(finishes).Error);
+        Assert.Equal([context.CurrentUtcDateTime.AddMinutes(1), context.CurrentUtcDateTime.AddMinutes(2), context.CurrentUtcDateTime.AddMinutes(4)], context.Timers);
+    }
+
+    [Fact]
+    public async Task When_finishing_never_succeeds_the_workflow_fails_and_leaves_the_record_to_the_sweep()
+    {
+        var context = Context(1);
+        context.OnActivity<FinishInput, ImportResult>(FinishImportActivity.Name, _ => throw new IOException("store down"));
+        await Assert.ThrowsAsync<WorkflowTaskFailedException>(() => new ImportWorkflow().RunAsync(context, new ImportRequest(Id)));
+        Assert.Equal(ImportWorkflow.FinishAttempts - 1, context.Timers.Count);
+        Assert.Equal(ImportWorkflow.FinishAttempts * ImportWorkflow.Retry.RetryPolicy!.MaxNumberOfAttempts,
+            context.Calls.Count(c => c.Name == FinishImportActivity.Name));
+    }
+
+    [Fact]
+    public async Task Finishing_an_import_whose_record_is_gone_ends_the_workflow_without_retrying()
+    {
+        var imports = new TestImports();
+        var result = await new FinishImportActivity(imports.Steps).RunAsync(null!, new FinishInput("gone", ImportStatus.Completed, null));
+        Assert.Equal(FinishImportActivity.Missing, result.Status);
     }
 }

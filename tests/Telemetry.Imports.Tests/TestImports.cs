@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Storage;
+using Telemetry.Core.Windows;
 
 namespace Telemetry.Imports.Tests;
 
@@ -30,11 +31,14 @@ internal sealed class RecordingPublisher : IBatchPublisher
 /// <summary>Import store, steps and intake over a memory store, as the hosts wire them.</summary>
 internal sealed class TestImports : IImportScheduler
 {
-    public TestImports(int chunkBytes = 1024, long maxBytes = ImportOptions.DefaultMaxBytes, int batchSize = 50)
+    public TestImports(int chunkBytes = 1024, long maxBytes = ImportOptions.DefaultMaxBytes, int batchSize = 50, int history = 100, int maxQueued = 8)
     {
-        Options = Microsoft.Extensions.Options.Options.Create(new ImportOptions { ChunkBytes = chunkBytes, MaxBytes = maxBytes, BatchSize = batchSize });
+        Options = Microsoft.Extensions.Options.Options.Create(new ImportOptions
+        {
+            ChunkBytes = chunkBytes, MaxBytes = maxBytes, BatchSize = batchSize, History = history, MaxQueued = maxQueued,
+        });
         Store = new ImportStore(KeyValues, Options, TimeProvider.System);
-        Steps = new ImportSteps(Store, new ImportPublisher(Publisher), Options, NullLogger<ImportSteps>.Instance);
+        Steps = new ImportSteps(Store, new ImportPublisher(Publisher), new WindowReader(KeyValues), Options, NullLogger<ImportSteps>.Instance);
         Intake = new ImportIntake(Store, this, Options);
     }
 

@@ -55,7 +55,7 @@ public sealed class GatewayJsonTests
         var next = name == "next" ? TelemetryCursor.After(samples[2]) : (TelemetryCursor?)null;
         var page = new TelemetryPage(samples, next);
 
-        var written = await WriteAsync(new TelemetryResult("GPU-ü\"1", page, 500));
+        var written = await WriteAsync(new TelemetryResult("GPU-ü\"1", page, 500, next?.Encode()));
         var expected = JsonSerializer.SerializeToUtf8Bytes(new TelemetryResponse("GPU-ü\"1",
             [.. samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
             new CursorPagination(500, next?.Encode())), GatewayOptions());
@@ -72,14 +72,14 @@ public sealed class GatewayJsonTests
         var page = new TelemetryPage([new MetricSample(T0, "m", value, null)], null);
         Assert.Throws<ArgumentException>(() => JsonSerializer.SerializeToUtf8Bytes(
             new TelemetryResponse("g", [new TelemetryPoint(T0, "m", value, null)], new CursorPagination(1, null)), GatewayOptions()));
-        await Assert.ThrowsAsync<ArgumentException>(() => WriteAsync(new TelemetryResult("g", page, 1)));
+        await Assert.ThrowsAsync<ArgumentException>(() => WriteAsync(new TelemetryResult("g", page, 1, null)));
     }
 
     [Fact]
     public async Task A_full_page_is_written_whole()
     {
         var samples = Enumerable.Range(0, 10_000).Select(i => new MetricSample(T0.AddTicks(i), "DCGM_FI_DEV_GPU_UTIL", i, null)).ToArray();
-        using var document = JsonDocument.Parse(await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 10_000)));
+        using var document = JsonDocument.Parse(await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 10_000, null)));
         Assert.Equal(10_000, document.RootElement.GetProperty("data").GetArrayLength());
     }
 

@@ -33,6 +33,18 @@ public sealed class WindowReader(IKeyValueStore store)
         return item is null ? null : OverviewOf(uuid, item);
     }
 
+    /// <summary>The stored identity of each GPU in <paramref name="uuids"/> that has a window, in one bulk read.</summary>
+    public async Task<IReadOnlyDictionary<string, GpuIdentity>> GetIdentitiesAsync(IReadOnlyCollection<string> uuids, CancellationToken cancellationToken = default)
+    {
+        var manifests = await store.GetManyAsync([.. uuids.Select(WindowKeys.Manifest)], cancellationToken).ConfigureAwait(false);
+        var result = new Dictionary<string, GpuIdentity>(manifests.Count, StringComparer.Ordinal);
+        foreach (var uuid in uuids)
+        {
+            if (manifests.TryGetValue(WindowKeys.Manifest(uuid), out var item)) result[uuid] = WindowCodec.DecodeManifest(item.Value).Gpu;
+        }
+        return result;
+    }
+
     public async Task<GpuPage> ListGpusAsync(GpuListQuery query, CancellationToken cancellationToken = default)
     {
         var page = await ListGpuOverviewsAsync(query, cancellationToken).ConfigureAwait(false);

@@ -28,9 +28,20 @@ public sealed class FinishImportActivity(ImportSteps steps) : WorkflowActivity<F
 {
     public const string Name = nameof(FinishImportActivity);
 
+    /// <summary>The status a workflow ends with when its import's record no longer exists (nothing left to finish).</summary>
+    public const string Missing = "missing";
+
     public override async Task<ImportResult> RunAsync(WorkflowActivityContext context, FinishInput input)
     {
-        var record = await steps.FinishAsync(input.ImportId, input.Status, input.Error);
-        return new ImportResult(record.Status, record.RowsRead, record.SamplesPublished, record.RowsRejected, record.Error);
+        try
+        {
+            var record = await steps.FinishAsync(input.ImportId, input.Status, input.Error);
+            return new ImportResult(record.Status, record.RowsRead, record.SamplesPublished, record.RowsRejected, record.Error);
+        }
+        catch (ImportNotFoundException)
+        {
+            // Retrying cannot bring a record back; the workflow simply ends.
+            return new ImportResult(Missing, 0, 0, 0, $"import '{input.ImportId}' no longer exists");
+        }
     }
 }

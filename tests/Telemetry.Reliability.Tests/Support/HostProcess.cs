@@ -11,14 +11,16 @@ internal sealed class HostProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private HostProcess(Process process, int port)
+    private HostProcess(Process process, int port, int metricsPort)
     {
         _process = process;
         Port = port;
+        MetricsPort = metricsPort;
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
     }
 
     public int Port { get; }
+    public int MetricsPort { get; }
     public HttpClient Client { get; }
     public int Id => _process.Id;
     public bool HasExited => _process.HasExited;
@@ -34,12 +36,13 @@ internal sealed class HostProcess : IDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         start.ArgumentList.Add(TestPaths.StandaloneDll);
+        var metricsPort = TestPaths.FreePort();
         start.Environment["PORT"] = port.ToString();
-        start.Environment["METRICS_PORT"] = TestPaths.FreePort().ToString();
+        start.Environment["METRICS_PORT"] = metricsPort.ToString();
         start.Environment["LOG_LEVEL"] = "Warning";
         foreach (var (key, value) in environment) start.Environment[key] = value;
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        var host = new HostProcess(process, port);
+        var host = new HostProcess(process, port, metricsPort);
         process.OutputDataReceived += (_, e) => host.Keep(e.Data);
         process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
         process.BeginOutputReadLine();
@@ -100,6 +103,17 @@ internal sealed class HostProcess : IDisposable
             result[gpu.GetProperty("uuid").GetString()!] = (gpu.GetProperty("samples").GetInt32(), gpu.GetProperty("last_seen").GetDateTime());
         }
         return result;
+    }
+
+    /// <summary>Resident memory of the process (VmRSS), in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+        }
+        throw new InvalidOperationException("no VmRSS line");
     }
 
     /// <summary>SIGKILL: no shutdown code runs, open transactions are cut wherever they are.</summary>
