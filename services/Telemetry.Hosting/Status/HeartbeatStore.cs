@@ -17,8 +17,9 @@ namespace Telemetry.Hosting.Status;
 /// <para>Dapr facts relied on (state API reference, docs.dapr.io/reference/api/state_api): the API offers get,
 /// bulk get, save, delete, transactions and an alpha query API that only some stores implement, so no key listing
 /// on Redis; a save with an ETag fails when the stored ETag differs (optimistic concurrency); TTL is the
-/// <c>ttlInSeconds</c> metadata of a save, honoured by the stores that support TTL (Redis does) and otherwise
-/// ignored, which only means old documents stay until the next write prunes their entries.</para>
+/// <c>ttlInSeconds</c> metadata of a save, for the stores that support TTL (Redis does; the window store already
+/// writes import chunks with it through the same adapter). Without the TTL, pruning by the next write still keeps
+/// a document to the live instances.</para>
 /// </summary>
 public sealed class HeartbeatStore(IKeyValueStore store, StatusOptions options, TimeProvider clock)
 {
