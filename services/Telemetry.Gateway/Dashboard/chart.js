@@ -25,8 +25,12 @@ const axes = (metric) => [
     values: (u, values) => values.map((v) => `${compact.format(v)} ${metricInfo(metric).unit}`.trim()) },
 ];
 
-/** A range of one instant would span years on a time axis: a minute around it instead. */
-const timeScale = { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) };
+/** Data within a few seconds (one pass of a file, one instant) would be stretched over years by the time axis's
+ * own padding: such a range is shown as the minute around it instead. */
+const timeScale = {
+  time: true,
+  range: (u, min, max) => (max - min < 60 ? [(min + max) / 2 - 30, (min + max) / 2 + 30] : [min, max]),
+};
 
 /**
  * One metric's chart: average line, min–max band, values under the cursor in the legend. Dragging across it
