@@ -1,6 +1,6 @@
 // `/gpus/{uuid}`: one GPU's identity, latest readings and a chart per metric over a chosen range, live.
 import { ApiError, api, query } from './api.js';
-import { columns, metricChart } from './chart.js';
+import { columns, metricChart, setChartData } from './chart.js';
 import { escapeHtml, formatNumber, formatTime, formatValue, gpuState, metricInfo, orderMetrics } from './format.js';
 import { markReady, notFound, showError } from './page.js';
 import { poll } from './poll.js';
@@ -75,7 +75,7 @@ export function mountGpu(root, uuid) {
         chart = metricChart(holder, metric, width, `gpu-${uuid}`, zoomTo);
         charts.set(metric, chart);
       }
-      chart.setData(columns(series.points));
+      setChartData(chart, columns(series.points));
       window.dashboard.charts[metric] = chart.data.map((column) => Array.from(column));
     }
     for (const [metric, chart] of charts) {
