@@ -12,7 +12,7 @@ export DATA_DIR ?= $(CURDIR)/.data
 .PHONY: help build run test coverage openapi clean bench bench-full fuzz dashboard screenshots
 
 help:
-	@echo "make run        embedded pipeline (API on http://localhost:8081), streaming data/ at RATE (default 10/s per worker)"
+	@echo "make run        embedded pipeline (dashboard and API on http://localhost:8081), streaming data/ at RATE (default 10/s per worker)"
 	@echo "make test       build and run every test; prints 'N passed, N failed, N skipped'"
 	@echo "make coverage   tests with line/branch coverage; summary printed, HTML in coverage/"
 	@echo "make openapi    write docs/openapi.json from the code (no server)"

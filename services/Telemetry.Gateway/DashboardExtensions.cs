@@ -34,15 +34,19 @@ public static class DashboardExtensions
         {
             app.MapMethods(route, [HttpMethods.Get, HttpMethods.Head], () => Shell(shell, StatusCodes.Status200OK)).ExcludeFromDescription();
         }
-        // Any other page path: the shell with a 404, so the app shows its own "not found" page. GET and HEAD only,
-        // so a wrong method on an API route still gets its 405.
-        app.MapFallback((HttpContext context) => IsReserved(context.Request.Path)
+        // Any other path a browser navigates to: the shell with a 404, so the app shows its own "not found" page.
+        // Other clients (no text/html in Accept) and the API's own paths keep the 404 problem+json. GET and HEAD
+        // only, so a wrong method on an API route still gets its 405.
+        app.MapFallback((HttpContext context) => IsReserved(context.Request.Path) || !AcceptsHtml(context.Request)
                 ? Results.StatusCode(StatusCodes.Status404NotFound)
                 : Shell(shell, StatusCodes.Status404NotFound))
             .WithMetadata(new HttpMethodMetadata([HttpMethods.Get, HttpMethods.Head]))
             .ExcludeFromDescription();
         return app;
     }
+
+    private static bool AcceptsHtml(HttpRequest request) =>
+        request.Headers.Accept.Any(value => value is not null && value.Contains("text/html", StringComparison.OrdinalIgnoreCase));
 
     private static ShellResult Shell(byte[] shell, int status) => new(shell, status);
 

@@ -210,9 +210,15 @@ public sealed class DashboardApiTests(ApiHostFixture fixture) : IClassFixture<Ap
     [Fact]
     public async Task Unknown_page_paths_get_the_shell_with_a_404_and_api_paths_keep_their_problems()
     {
-        using var page = await Client.GetAsync("/no/such/page");
+        // A browser navigating there gets the app's "not found" page; any other client the API's 404 problem.
+        using var navigation = new HttpRequestMessage(HttpMethod.Get, "/no/such/page");
+        navigation.Headers.Accept.ParseAdd("text/html,application/xhtml+xml,*/*;q=0.8");
+        using var page = await Client.SendAsync(navigation);
         Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        using var plain = await Client.GetAsync("/no/such/page");
+        Assert.Equal(HttpStatusCode.NotFound, plain.StatusCode);
+        Assert.Equal("application/problem+json", plain.Content.Headers.ContentType?.MediaType);
 
         foreach (var path in new[] { "/api/v1/nothing", "/openapi/none", "/health/none", "/metrics" })
         {

@@ -373,7 +373,7 @@ public sealed class GatewayApiTests(GatewayFixture fixture) : IClassFixture<Gate
         var document = await Api.GetJsonAsync("/openapi/v1.json");
         var paths = document["paths"]!.AsObject().Select(p => p.Key).Order().ToArray();
         Assert.Equal(
-            ["/api/v1/gpus", "/api/v1/gpus/{id}", "/api/v1/gpus/{id}/telemetry", "/api/v1/hosts", "/api/v1/hosts/{hostname}/gpus", "/api/v1/imports", "/api/v1/imports/{id}"],
+            ["/api/v1/gpus", "/api/v1/gpus/{id}", "/api/v1/gpus/{id}/series", "/api/v1/gpus/{id}/telemetry", "/api/v1/hosts", "/api/v1/hosts/{hostname}/gpus", "/api/v1/imports", "/api/v1/imports/{id}", "/api/v1/status"],
             paths);
         var telemetryParameters = document["paths"]!["/api/v1/gpus/{id}/telemetry"]!["get"]!["parameters"].Items(p => (string)p["name"]!);
         Assert.Equal(["cursor", "end_time", "id", "limit", "metric", "start_time"], telemetryParameters.Order());

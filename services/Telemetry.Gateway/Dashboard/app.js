@@ -14,6 +14,7 @@ const routes = [
   [/^\/imports$/, () => mountImports],
 ];
 
+performance.mark('app-start'); // modules loaded: what follows is data and drawing
 let unmount = null;
 
 function route() {

@@ -25,8 +25,24 @@ const axes = (metric) => [
     values: (u, values) => values.map((v) => `${compact.format(v)} ${metricInfo(metric).unit}`.trim()) },
 ];
 
-/** A range of one instant would span years on a time axis: a minute around it instead. */
-const timeScale = { time: true, range: (u, min, max) => (min === max ? [min - 30, max + 30] : [min, max]) };
+const timeScale = { time: true };
+
+/** Points are marked when there are few of them (a lone value has no line to show it). */
+const points = { show: (u) => u.data[0].length < 64 };
+
+/**
+ * Sets a chart's data. Data within a few seconds (one pass of a file, one instant) would be stretched over years
+ * by the time axis's own padding for a single x: such a range is shown as the minute around it instead, with
+ * every point marked (a line needs two).
+ */
+export function setChartData(chart, data) {
+  const xs = data[0];
+  chart.setData(data, xs.length === 0 || xs[xs.length - 1] - xs[0] >= 60);
+  if (xs.length > 0 && xs[xs.length - 1] - xs[0] < 60) {
+    const middle = (xs[0] + xs[xs.length - 1]) / 2;
+    chart.setScale('x', { min: middle - 30, max: middle + 30 });
+  }
+}
 
 /**
  * One metric's chart: average line, min–max band, values under the cursor in the legend. Dragging across it
@@ -45,7 +61,7 @@ export function metricChart(element, metric, width, syncKey, onZoom) {
     axes: axes(metric),
     series: [
       {},
-      { label: 'avg', stroke: '#4e9af1', width: 1.5, value },
+      { label: 'avg', stroke: '#4e9af1', width: 1.5, value, points },
       { label: 'min', stroke: '#4e9af155', width: 1, value },
       { label: 'max', stroke: '#4e9af155', width: 1, value },
     ],
@@ -74,6 +90,6 @@ export function comparisonChart(element, metric, width, labels) {
     cursor: { sync: { key: 'host' } },
     scales: { x: timeScale },
     axes: axes(metric),
-    series: [{}, ...labels.map((label, i) => ({ label, stroke: colour(i), width: 1.5, value, spanGaps: true }))],
+    series: [{}, ...labels.map((label, i) => ({ label, stroke: colour(i), width: 1.5, value, spanGaps: true, points }))],
   }, [[], ...labels.map(() => [])], element);
 }

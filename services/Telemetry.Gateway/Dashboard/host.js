@@ -1,6 +1,6 @@
 // `/hosts/{hostname}`: the host's GPUs side by side, and one chart per key metric with a line per GPU.
 import { ApiError, api, query } from './api.js';
-import { comparisonChart } from './chart.js';
+import { comparisonChart, setChartData } from './chart.js';
 import { FLEET_METRICS, escapeHtml } from './format.js';
 import { gpuCard } from './fleet.js';
 import { markReady, notFound, showError } from './page.js';
@@ -70,7 +70,7 @@ export function mountHost(root, hostname) {
         chart = comparisonChart(holder, metric, width, labels);
         charts.set(metric, chart);
       }
-      chart.setData(data);
+      setChartData(chart, data);
     }
   };
 

@@ -14,6 +14,12 @@ namespace Telemetry.Hosting.Status;
 /// an instance silent for <see cref="StatusOptions.StaleAfterIntervals"/> intervals shows as stale, and one
 /// silent for <see cref="StatusOptions.ForgetAfterIntervals"/> is dropped by the next write. The document
 /// itself gets a TTL (twice that), so a deployment that stops leaves nothing behind.</para>
+/// <para>Dapr facts relied on (state API reference, docs.dapr.io/reference/api/state_api): the API offers get,
+/// bulk get, save, delete, transactions and an alpha query API that only some stores implement, so no key listing
+/// on Redis; a save with an ETag fails when the stored ETag differs (optimistic concurrency); TTL is the
+/// <c>ttlInSeconds</c> metadata of a save, for the stores that support TTL (Redis does; the window store already
+/// writes import chunks with it through the same adapter). Without the TTL, pruning by the next write still keeps
+/// a document to the live instances.</para>
 /// </summary>
 public sealed class HeartbeatStore(IKeyValueStore store, StatusOptions options, TimeProvider clock)
 {
