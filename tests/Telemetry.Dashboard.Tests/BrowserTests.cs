@@ -191,9 +191,11 @@ public sealed class LiveBrowserTests(BrowserHostFixture fixture) : IClassFixture
     [BrowserFact]
     public async Task An_upload_through_the_imports_page_completes()
     {
-        // Twenty rows of the reference file, moved to a host of their own so they are easy to find.
+        // Twenty rows of the reference file, moved to a host of their own so they are easy to find. Their GPUs get new
+        // uuids too: an import may not move a GPU the store already knows to another host (issue 15).
         var lines = File.ReadAllLines(DashboardHost.ReferenceCsv);
-        var csv = string.Join('\n', lines.Take(21).Select((line, i) => i == 0 ? line : line.Replace("mtv5-dgx1-hgpu-031", "imported-host-01"))) + "\n";
+        var csv = string.Join('\n', lines.Take(21).Select((line, i) => i == 0 || !line.Contains("mtv5-dgx1-hgpu-031") ? line
+            : System.Text.RegularExpressions.Regex.Replace(line.Replace("mtv5-dgx1-hgpu-031", "imported-host-01"), "GPU-[0-9a-f]{8}", "GPU-00c0ffee"))) + "\n";
         var file = Path.Combine(Path.GetTempPath(), $"dashboard-upload-{Guid.NewGuid():N}.csv");
         await File.WriteAllTextAsync(file, csv);
         try
