@@ -15,7 +15,7 @@ namespace Telemetry.Benchmarks;
 /// </summary>
 internal sealed class AppProcess : IAsyncDisposable
 {
-    private const string SetPriv = "/usr/bin/setpriv";
+    internal const string SetPriv = "/usr/bin/setpriv";
     private readonly Process _process;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
     private readonly Queue<string> _lastLines = new();
@@ -155,7 +155,7 @@ internal sealed class AppProcess : IAsyncDisposable
     /// PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process; a thread-pool thread
     /// may retire at any time. So the child is started from a thread of its own that lives as long as the child.
     /// </summary>
-    private static Task<Process> StartOnOwnThreadAsync(ProcessStartInfo info)
+    internal static Task<Process> StartOnOwnThreadAsync(ProcessStartInfo info)
     {
         var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -184,5 +184,5 @@ internal sealed class AppProcess : IAsyncDisposable
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
+    internal static extern int SendSignal(int pid, int signal);
 }

@@ -48,6 +48,7 @@ public static class BenchMain
         if (Want("5")) await Figures.QueryLatencyAsync(reporter, quick);
         if (Want("6")) await Figures.MemoryAsync(reporter, quick);
         if (Want("7")) await Figures.ScalingAsync(reporter, quick);
+        if (Want("8")) await Figures.VictoriaMetricsAsync(reporter, quick);
 
         reporter.Save();
         reporter.PrintTable();
