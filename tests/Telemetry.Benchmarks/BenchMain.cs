@@ -49,6 +49,7 @@ public static class BenchMain
         if (Want("6")) await Figures.MemoryAsync(reporter, quick);
         if (Want("7")) await Figures.ScalingAsync(reporter, quick);
         if (Want("8")) await Figures.VictoriaMetricsAsync(reporter, quick);
+        if (Want("9")) await Figures.StartUpAsync(reporter, quick);
 
         reporter.Save();
         reporter.PrintTable();
