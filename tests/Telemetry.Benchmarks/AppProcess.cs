@@ -15,7 +15,7 @@ namespace Telemetry.Benchmarks;
 /// </summary>
 internal sealed class AppProcess : IAsyncDisposable
 {
-    private const string SetPriv = "/usr/bin/setpriv";
+    internal const string SetPriv = "/usr/bin/setpriv";
     private readonly Process _process;
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
     private readonly Queue<string> _lastLines = new();
@@ -49,10 +49,11 @@ internal sealed class AppProcess : IAsyncDisposable
     /// <summary>Starts <c>Telemetry.{service}.dll</c> with <paramref name="environment"/> (plus a free port for its
     /// health endpoints, set as <paramref name="healthPortSetting"/>, and a free METRICS_PORT) and waits until it
     /// reports ready. The embedded service serves health on its API port, <c>PORT</c>.</summary>
+    /// <param name="dll">Another build of the service (figure 9 runs a ReadyToRun publish).</param>
     public static async Task<AppProcess> StartAsync(string service, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
-        string healthPortSetting = "HEALTH_PORT")
+        string healthPortSetting = "HEALTH_PORT", string? dll = null)
     {
-        var dll = Path.Combine(Paths.RepositoryRoot, "services", $"Telemetry.{service}", "bin", "Release", "net10.0", $"Telemetry.{service}.dll");
+        dll ??= Path.Combine(Paths.RepositoryRoot, "services", $"Telemetry.{service}", "bin", "Release", "net10.0", $"Telemetry.{service}.dll");
         if (!File.Exists(dll))
             throw new FileNotFoundException($"{dll} is missing; `dotnet build tests/Telemetry.Benchmarks -c Release` (or `make bench`) builds it.", dll);
         var (healthPort, metricsPort) = (FreePort(), FreePort());
@@ -132,7 +133,7 @@ internal sealed class AppProcess : IAsyncDisposable
             }
             catch (HttpRequestException) { } // not listening yet
             if (clock.Elapsed > timeout) throw new TimeoutException($"{Name} was not ready within {timeout}:\n{Output()}");
-            await Task.Delay(100);
+            await Task.Delay(20); // figure 9 times start-up: a coarse poll would add to it
         }
     }
 
@@ -155,7 +156,7 @@ internal sealed class AppProcess : IAsyncDisposable
     /// PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process; a thread-pool thread
     /// may retire at any time. So the child is started from a thread of its own that lives as long as the child.
     /// </summary>
-    private static Task<Process> StartOnOwnThreadAsync(ProcessStartInfo info)
+    internal static Task<Process> StartOnOwnThreadAsync(ProcessStartInfo info)
     {
         var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
         var thread = new Thread(() =>
@@ -184,5 +185,5 @@ internal sealed class AppProcess : IAsyncDisposable
     }
 
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int SendSignal(int pid, int signal);
+    internal static extern int SendSignal(int pid, int signal);
 }

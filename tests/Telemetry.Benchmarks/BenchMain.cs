@@ -48,7 +48,9 @@ public static class BenchMain
         if (Want("5")) await Figures.QueryLatencyAsync(reporter, quick);
         if (Want("6")) await Figures.MemoryAsync(reporter, quick);
         if (Want("7")) await Figures.ScalingAsync(reporter, quick);
-        if (Want("8")) await DashboardFigures.RunAsync(reporter, quick);
+        if (Want("8")) await Figures.VictoriaMetricsAsync(reporter, quick);
+        if (Want("9")) await Figures.StartUpAsync(reporter, quick);
+        if (Want("10")) await DashboardFigures.RunAsync(reporter, quick);
 
         reporter.Save();
         reporter.PrintTable();

@@ -7,7 +7,7 @@ using Telemetry.Core.Pipeline;
 namespace Telemetry.Benchmarks;
 
 /// <summary>
-/// Figure 8: the dashboard in a real browser (Debian's headless Chromium through Playwright), beside the API
+/// Figure 10: the dashboard in a real browser (Debian's headless Chromium through Playwright), beside the API
 /// requests each page makes. Times run from the start of navigation to the frame that shows the data (the
 /// page's <c>*-painted</c> performance mark, set two animation frames after the data is in the DOM), in a fresh
 /// browser context each time, so the shell, scripts and API answers are all fetched anew.
@@ -21,7 +21,7 @@ internal static class DashboardFigures
     {
         if (!File.Exists(ChromiumPath))
         {
-            Console.WriteLine($"  [8] skipped: no Chromium at {ChromiumPath} (apt-get install chromium)");
+            Console.WriteLine($"  [10] skipped: no Chromium at {ChromiumPath} (apt-get install chromium)");
             return;
         }
         var runs = quick ? 7 : 21;
@@ -44,7 +44,7 @@ internal static class DashboardFigures
 
             var fleet = await PageTimesAsync(browser, baseUrl, "/", "fleet", runs);
             var fleetApi = await ApiTimesAsync(host.Client, "/api/v1/gpus?limit=1000", runs);
-            reporter.Add(new Figure("8-fleet", "Dashboard / with 1,000 GPUs: navigation to painted, headless Chromium, memory store",
+            reporter.Add(new Figure("10-fleet", "Dashboard / with 1,000 GPUs: navigation to painted, headless Chromium, memory store",
                 Stats.Percentile(fleet, 50), "ms", Stats.Percentile(fleetApi, 50), "GET /api/v1/gpus?limit=1000 (the page's main request), median",
                 "median < 1000 ms", Stats.Percentile(fleet, 50) < 1000,
                 $"p90 {Stats.Percentile(fleet, 90):0} ms over {runs} loads after 2 warm-ups; API p90 {Stats.Percentile(fleetApi, 90):0.0} ms; last load (ms from navigation): {Breakdown.GetValueOrDefault("fleet")}"));
@@ -52,7 +52,7 @@ internal static class DashboardFigures
             var gpuPath = $"/gpus/{full}";
             var gpu = await PageTimesAsync(browser, baseUrl, gpuPath, "gpu", runs);
             var seriesApi = await ApiTimesAsync(host.Client, $"/api/v1/gpus/{full}/series?points=338", runs);
-            reporter.Add(new Figure("8-gpu", "Dashboard GPU page, 10,000-sample window (10 charts): navigation to painted, headless Chromium",
+            reporter.Add(new Figure("10-gpu", "Dashboard GPU page, 10,000-sample window (10 charts): navigation to painted, headless Chromium",
                 Stats.Percentile(gpu, 50), "ms", Stats.Percentile(seriesApi, 50), "GET /api/v1/gpus/{id}/series, whole window (the page's chart request), median",
                 "median < 500 ms", Stats.Percentile(gpu, 50) < 500,
                 $"p90 {Stats.Percentile(gpu, 90):0} ms over {runs} loads after 2 warm-ups; API p90 {Stats.Percentile(seriesApi, 90):0.0} ms; last load (ms from navigation): {Breakdown.GetValueOrDefault("gpu")}"));

@@ -63,6 +63,30 @@ public sealed class GatewayJsonTests
         Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
     }
 
+    [Fact]
+    public async Task Times_of_every_precision_and_across_minutes_are_written_as_the_serializer_writes_them()
+    {
+        // Whole seconds, each fraction length, minute/hour/day/year boundaries, both ends of the range, kinds mixed in.
+        var random = new Random(13);
+        var times = new List<DateTime>
+        {
+            DateTime.MinValue.ToUniversalTime(), new(1, 1, 1, 0, 0, 0, DateTimeKind.Utc), new(999, 12, 31, 23, 59, 59, DateTimeKind.Utc),
+            new DateTime(2026, 12, 31, 23, 59, 59, DateTimeKind.Utc).AddTicks(9_999_999), new(2027, 1, 1, 0, 0, 0, DateTimeKind.Utc),
+            DateTime.SpecifyKind(DateTime.MaxValue, DateTimeKind.Utc), DateTime.SpecifyKind(T0, DateTimeKind.Unspecified), T0.AddTicks(7),
+        };
+        for (var digits = 0; digits <= 7; digits++) times.Add(T0.AddTicks((long)Math.Pow(10, digits)));
+        for (var i = 0; i < 2000; i++) times.Add(T0.AddTicks(random.NextInt64(-TimeSpan.TicksPerDay, TimeSpan.TicksPerDay)));
+        for (var i = 0; i < 200; i++) times.Add(T0.AddSeconds(i * 7.5)); // minutes in a row, halves of seconds
+        var samples = times.Select((t, i) => new MetricSample(t, "m", i, i % 3 == 0 ? null : times[^(i % 50 + 1)])).ToArray();
+
+        var written = await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 10_000));
+        var expected = JsonSerializer.SerializeToUtf8Bytes(new TelemetryResponse("g",
+            [.. samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
+            new CursorPagination(10_000, null)), GatewayOptions());
+
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
+    }
+
     [Theory]
     [InlineData(double.NaN)]
     [InlineData(double.PositiveInfinity)]

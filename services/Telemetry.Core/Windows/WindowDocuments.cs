@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Telemetry.Core.Model;
@@ -53,8 +52,9 @@ internal sealed record SegmentRef(
     [property: JsonPropertyName("to")] long To,
     [property: JsonPropertyName("skip")] int Skip = 0);
 
-/// <summary>A segment's samples, stored by column: metric names once, timestamps and source timestamps as
-/// deltas, so a sample costs a few dozen bytes of JSON.</summary>
+/// <summary>A segment's samples by column (metric names once, timestamps and source timestamps as deltas) as JSON: the
+/// format versions before issue 13 stored, still read (<see cref="WindowCodec.DecodeSegment"/>). New segments are
+/// written as <see cref="BinarySegment"/>, the same columns without JSON numbers.</summary>
 internal sealed class SegmentDocument
 {
     [JsonPropertyName("m")] public string[] Metrics { get; set; } = [];
@@ -93,117 +93,30 @@ internal static class WindowCodec
     public static DirectoryBucket DecodeBucket(byte[] bytes) =>
         JsonSerializer.Deserialize(bytes, WindowJsonContext.Default.DirectoryBucket) ?? new DirectoryBucket();
 
-    // One writer and buffer per thread: encoding a segment then costs the copy of its bytes and nothing else.
-    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
-    [ThreadStatic] private static Utf8JsonWriter? t_writer;
-
     private static ReadOnlySpan<byte> MetricsName => "m"u8;
     private static ReadOnlySpan<byte> TimesName => "t"u8;
     private static ReadOnlySpan<byte> IndexName => "k"u8;
     private static ReadOnlySpan<byte> ValuesName => "v"u8;
     private static ReadOnlySpan<byte> SourcesName => "s"u8;
 
-    /// <summary>Encodes samples as a <see cref="SegmentDocument"/> (the same JSON the serializer would write for
-    /// it, property for property), written directly with <see cref="Utf8JsonWriter"/>: no document, no arrays
-    /// per column, no boxing of nullable deltas.</summary>
-    public static byte[] Encode(ReadOnlySpan<MetricSample> samples)
-    {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(64 * 1024);
-        buffer.ResetWrittenCount();
-        var writer = t_writer ??= new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true });
-        writer.Reset(buffer);
+    /// <summary>Encodes samples in the current segment format, <see cref="BinarySegment"/>.</summary>
+    public static byte[] Encode(ReadOnlySpan<MetricSample> samples) => BinarySegment.Encode(samples);
 
-        // Metric names, each once, in order of first appearance; a segment rarely holds more than a dozen, so
-        // a linear scan (reference equality first: names come from the readers' caches) beats hashing.
-        Span<int> ids = samples.Length <= 4096 ? stackalloc int[samples.Length] : new int[samples.Length];
-        var names = new List<string>(16);
-        Dictionary<string, int>? many = null;
-        for (var i = 0; i < samples.Length; i++) ids[i] = MetricId(samples[i].MetricName, names, ref many);
+    /// <summary>Only the samples from index <paramref name="skip"/> on whose times lie in [<paramref name="from"/>,
+    /// <paramref name="to"/>] (a segment's times never decrease), in either stored format: <see cref="BinarySegment"/>
+    /// (a JSON string) or the <see cref="SegmentDocument"/> JSON object that versions before issue 13 wrote.</summary>
+    public static MetricSample[] DecodeSegment(byte[] bytes, int skip = 0, long from = long.MinValue, long to = long.MaxValue) =>
+        bytes.Length > 0 && bytes[0] == BinarySegment.Quote
+            ? BinarySegment.Decode(bytes, skip, from, to)
+            : DecodeJsonSegment(bytes, skip, from, to);
 
-        writer.WriteStartObject();
-        writer.WriteStartArray(MetricsName);
-        foreach (var name in names) writer.WriteStringValue(name);
-        writer.WriteEndArray();
-
-        writer.WriteStartArray(TimesName);
-        long previous = 0;
-        foreach (var sample in samples)
-        {
-            writer.WriteNumberValue(sample.Timestamp.Ticks - previous);
-            previous = sample.Timestamp.Ticks;
-        }
-        writer.WriteEndArray();
-
-        writer.WriteStartArray(IndexName);
-        foreach (var id in ids) writer.WriteNumberValue(id);
-        writer.WriteEndArray();
-
-        writer.WriteStartArray(ValuesName);
-        foreach (var sample in samples) WriteDouble(writer, sample.Value);
-        writer.WriteEndArray();
-
-        writer.WriteStartArray(SourcesName);
-        previous = 0;
-        foreach (var sample in samples)
-        {
-            if (sample.SourceTimestamp is { } source)
-            {
-                writer.WriteNumberValue(source.Ticks - previous);
-                previous = source.Ticks;
-            }
-            else
-            {
-                writer.WriteNullValue();
-            }
-        }
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static int MetricId(string name, List<string> names, ref Dictionary<string, int>? many)
-    {
-        if (many is not null)
-        {
-            if (many.TryGetValue(name, out var known)) return known;
-        }
-        else
-        {
-            for (var i = 0; i < names.Count; i++)
-            {
-                if (ReferenceEquals(names[i], name)) return i;
-            }
-            for (var i = 0; i < names.Count; i++)
-            {
-                if (string.Equals(names[i], name, StringComparison.Ordinal)) return i;
-            }
-        }
-        var id = names.Count;
-        names.Add(name);
-        if (many is null && names.Count > 32)
-        {
-            many = new Dictionary<string, int>(StringComparer.Ordinal);
-            for (var i = 0; i < names.Count; i++) many[names[i]] = i;
-        }
-        else many?.Add(name, id);
-        return id;
-    }
-
-    /// <summary>As the serializer writes doubles with named floating-point literals allowed.</summary>
-    private static void WriteDouble(Utf8JsonWriter writer, double value)
-    {
-        if (double.IsFinite(value)) writer.WriteNumberValue(value);
-        else writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
-    }
-
-    /// <summary>Decodes a segment written by <see cref="Encode(ReadOnlySpan{MetricSample})"/> (or by the
-    /// serializer, which wrote the same document), reading the JSON once with <see cref="Utf8JsonReader"/>.
+    /// <summary>Decodes a <see cref="SegmentDocument"/> (the format before issue 13), reading the JSON once with
+    /// <see cref="Utf8JsonReader"/>.
     /// Only the samples from index <paramref name="skip"/> on whose times lie in [<paramref name="from"/>,
     /// <paramref name="to"/>] are returned (a segment's times never decrease): the time column comes first in
     /// the document, so the other columns are then parsed over that range alone, which is what makes a
     /// narrow time-range query cheap.</summary>
-    public static MetricSample[] DecodeSegment(byte[] bytes, int skip = 0, long from = long.MinValue, long to = long.MaxValue)
+    private static MetricSample[] DecodeJsonSegment(byte[] bytes, int skip, long from, long to)
     {
         var reader = new Utf8JsonReader(bytes);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)

@@ -1,0 +1,454 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Telemetry.Core.Csv;
+
+namespace Telemetry.Benchmarks;
+
+/// <summary>
+/// A single-node VictoriaMetrics (Debian's <c>victoria-metrics</c> package) as a same-run baseline: started on a free
+/// loopback port with a temporary data directory, stopped by its process id (SIGTERM, then SIGKILL) when disposed,
+/// and, on Linux, started under <c>setpriv --pdeathsig KILL</c> so it cannot outlive the benchmark either.
+/// </summary>
+internal sealed class VictoriaMetrics : IAsyncDisposable
+{
+    private const string Package = "victoria-metrics";
+    private readonly Process _process;
+    private readonly string _dataDir;
+
+    private VictoriaMetrics(Process process, string dataDir, int port, TimeSpan started)
+    {
+        _process = process;
+        _dataDir = dataDir;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
+        StartedAt = started;
+    }
+
+    public HttpClient Http { get; }
+
+    /// <summary>When the process was started, on the caller's clock.</summary>
+    public TimeSpan StartedAt { get; }
+
+    public TimeSpan Cpu
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    /// <summary>The binary, installed from apt first when it is missing (the only case in which this shells out to
+    /// apt-get; it says so on the console).</summary>
+    public static string EnsureInstalled()
+    {
+        var found = Which(Package);
+        if (found is not null) return found;
+        Console.WriteLine($"    {Package} is not installed: running `apt-get install -y {Package}` (Debian package, VictoriaMetrics single node)");
+        if (RunApt($"install -y {Package}") != 0)
+        {
+            Console.WriteLine("    install failed; running `apt-get update`, then the install again");
+            RunApt("update");
+            if (RunApt($"install -y {Package}") != 0)
+                throw new InvalidOperationException($"`apt-get install -y {Package}` failed; install it (as root) and run again, or leave figure 8 out (--only).");
+        }
+        return Which(Package) ?? throw new InvalidOperationException($"`apt-get install {Package}` succeeded but no `{Package}` binary is on PATH.");
+    }
+
+    private static int RunApt(string arguments)
+    {
+        var info = new ProcessStartInfo("apt-get", arguments) { UseShellExecute = false };
+        info.Environment["DEBIAN_FRONTEND"] = "noninteractive";
+        using var apt = Process.Start(info) ?? throw new InvalidOperationException("apt-get did not start.");
+        apt.WaitForExit();
+        return apt.ExitCode;
+    }
+
+    private static string? Which(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin")
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
+
+    /// <summary>Starts it and waits for <c>/health</c>. <paramref name="clock"/> dates <see cref="StartedAt"/>.</summary>
+    public static async Task<VictoriaMetrics> StartAsync(string binary, Stopwatch clock)
+    {
+        var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-vm-").FullName;
+        var port = AppProcess.FreePort();
+        var pdeathsig = OperatingSystem.IsLinux() && File.Exists(AppProcess.SetPriv);
+        var info = new ProcessStartInfo(pdeathsig ? AppProcess.SetPriv : binary)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (pdeathsig) foreach (var arg in new[] { "--pdeathsig", "KILL", "--", binary }) info.ArgumentList.Add(arg);
+        // Data far in the past is accepted with a long retention; self-scraping stays off (its default) so the only
+        // rows stored are the benchmark's.
+        foreach (var arg in new[] { $"-storageDataPath={dataDir}", $"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y", "-loggerLevel=ERROR" })
+            info.ArgumentList.Add(arg);
+        var started = clock.Elapsed;
+        var process = await AppProcess.StartOnOwnThreadAsync(info);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var vm = new VictoriaMetrics(process, dataDir, port, started);
+        Console.WriteLine($"    {binary} started, pid {process.Id}, port {port}, data {dataDir}");
+        try
+        {
+            var wait = Stopwatch.StartNew();
+            while (true)
+            {
+                if (process.HasExited) throw new InvalidOperationException($"{binary} exited with code {process.ExitCode} at start-up.");
+                try
+                {
+                    using var response = await vm.Http.GetAsync("/health");
+                    if (response.IsSuccessStatusCode) return vm;
+                }
+                catch (HttpRequestException) { } // not listening yet
+                if (wait.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"{binary} did not answer /health within 60 s.");
+                await Task.Delay(20);
+            }
+        }
+        catch
+        {
+            await vm.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A gauge or counter from its <c>/metrics</c>, by the full series text (name and labels).</summary>
+    public async Task<double> MetricAsync(string series)
+    {
+        var text = await Http.GetStringAsync("/metrics");
+        foreach (var line in text.AsSpan().EnumerateLines())
+        {
+            if (line.StartsWith(series) && line.Length > series.Length && line[series.Length] == ' ')
+                return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+        }
+        return 0;
+    }
+
+    /// <summary>Stopped by its process id: SIGTERM (it flushes and exits), SIGKILL after 10 s; the data goes too.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            if (OperatingSystem.IsLinux()) _ = AppProcess.SendSignal(_process.Id, 15);
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try { await _process.WaitForExitAsync(grace.Token); }
+            catch (OperationCanceledException)
+            {
+                try { _process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            }
+        }
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+        Http.Dispose();
+        try { Directory.Delete(_dataDir, recursive: true); } catch (IOException) { }
+    }
+}
+
+/// <summary>The reference file's samples, repeated pass after pass, in VictoriaMetrics' JSON-line import format
+/// (<c>/api/v1/import</c>: one line per series with its values and millisecond timestamps). Pass p is stamped
+/// <c>origin + p seconds</c>: one sample per series per second, the file's natural rate.</summary>
+internal sealed class VmImport
+{
+    private const int PassesPerRequest = 100;
+
+    private VmImport(List<byte[]> bodies, long samples, int series, int passes, long originMs)
+    {
+        Bodies = bodies;
+        Samples = samples;
+        Series = series;
+        Passes = passes;
+        OriginMs = originMs;
+    }
+
+    public List<byte[]> Bodies { get; }
+    public long Samples { get; }
+    public int Series { get; }
+    public int Passes { get; }
+    public long OriginMs { get; }
+
+    public long PassMs(int pass) => OriginMs + pass * 1000L;
+
+    /// <summary>Enough whole passes for at least <paramref name="minSamples"/> samples, built before any clock starts.</summary>
+    public static VmImport Build(long minSamples)
+    {
+        var series = new List<(string Labels, double Value)>();
+        using (var reader = TelemetryCsvReader.Open(File.OpenRead(Paths.ReferenceCsv), "reference.csv", new TelemetryCsvOptions("bench-host")))
+        {
+            foreach (var result in reader.ReadAll())
+            {
+                if (result.Row is not { } row) continue;
+                foreach (var metric in row.Metrics)
+                {
+                    var labels = JsonSerializer.Serialize(new Dictionary<string, string>
+                    {
+                        ["__name__"] = metric.Name,
+                        ["uuid"] = row.Gpu.Uuid,
+                        ["Hostname"] = row.Gpu.Hostname,
+                        ["gpu"] = row.Gpu.GpuIndex.ToString(CultureInfo.InvariantCulture),
+                        ["device"] = row.Gpu.Device,
+                        ["modelName"] = row.Gpu.Model,
+                    });
+                    series.Add((labels, metric.Value));
+                }
+            }
+        }
+        var passes = (int)((minSamples + series.Count - 1) / series.Count);
+        // Whole seconds, an hour clear of the present (VictoriaMetrics rejects samples too far in the future).
+        var originMs = (DateTimeOffset.UtcNow.ToUnixTimeSeconds() - passes - 3600) * 1000;
+        var bodies = new List<byte[]>();
+        var text = new StringBuilder();
+        for (var first = 0; first < passes; first += PassesPerRequest)
+        {
+            var count = Math.Min(PassesPerRequest, passes - first);
+            text.Clear();
+            foreach (var (labels, value) in series)
+            {
+                text.Append("{\"metric\":").Append(labels).Append(",\"values\":[");
+                var formatted = value.ToString("R", CultureInfo.InvariantCulture);
+                for (var p = 0; p < count; p++) text.Append(p == 0 ? "" : ",").Append(formatted);
+                text.Append("],\"timestamps\":[");
+                for (var p = 0; p < count; p++) text.Append(p == 0 ? "" : ",").Append(originMs + (first + p) * 1000L);
+                text.Append("]}\n");
+            }
+            bodies.Add(Encoding.UTF8.GetBytes(text.ToString()));
+        }
+        return new VmImport(bodies, (long)passes * series.Count, series.Count, passes, originMs);
+    }
+
+    /// <summary>Posts every body, two requests at a time (the streamer's two workers).</summary>
+    public async Task PostAllAsync(HttpClient http)
+    {
+        var next = -1;
+        await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < Bodies.Count)
+            {
+                using var content = new ByteArrayContent(Bodies[i]);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                using var response = await http.PostAsync("/api/v1/import", content);
+                if (!response.IsSuccessStatusCode)
+                    throw new InvalidOperationException($"VictoriaMetrics import answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            }
+        })));
+    }
+}
+
+/// <summary>How fast N samples became queryable: from process start, from the first sample stored, and over the last
+/// three quarters (steady state), with the store process's CPU per sample over those three quarters.</summary>
+internal sealed record IngestTiming(long Samples, double FromStartPerSecond, double FirstStoredSeconds, double FromFirstPerSecond,
+    double SteadyPerSecond, double SteadyCpuMicrosecondsPerSample, double TotalSeconds);
+
+internal sealed record QueryTiming(List<double> Full, List<double> Tenth, double FullCpuMs, double TenthCpuMs, int FullSamples, int TenthSamples, long FullBytes);
+
+internal static partial class Figures
+{
+    private const string StoredCounter = "telemetry_samples_stored_total";
+
+    /// <summary>
+    /// Figure 8: the pipeline against VictoriaMetrics, same samples, same run. Ingest: the embedded service (SQLite,
+    /// RATE=0, LOOP=true, as shipped) until N samples are committed, and VictoriaMetrics fed the same N samples
+    /// (the reference file pass after pass) through <c>/api/v1/import</c>; both timed by polling their own counter
+    /// every 20 ms. Queries: with the windows full (247 GPUs x 10,000 = 2.47M samples; the service restarted with
+    /// nothing left to stream, so no ingest competes), sequential requests for one random GPU's whole window and a
+    /// 10% time window — ours over REST, VictoriaMetrics' through <c>/api/v1/export</c> over the same 10,000 and
+    /// 1,000 samples of that GPU (10 series).
+    /// </summary>
+    public static async Task VictoriaMetricsAsync(Reporter reporter, bool quick)
+    {
+        Console.WriteLine("\n== Figure 8: side by side with VictoriaMetrics ==");
+        var binary = VictoriaMetrics.EnsureInstalled();
+        var import = VmImport.Build(4_000_000);
+        Console.WriteLine($"    {import.Samples:N0} samples: {import.Passes:N0} passes of {import.Series:N0} series, {import.Bodies.Count} import requests");
+        var (fullRequests, tenthRequests) = quick ? (200, 800) : (480, 2400);
+        var warmUp = TimeSpan.FromSeconds(quick ? 10 : 30);
+
+        var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
+        IngestTiming ours;
+        QueryTiming ourQueries;
+        try
+        {
+            var environment = new Dictionary<string, string>
+            {
+                ["CSV_FILE"] = Paths.ReferenceCsv,
+                ["RATE"] = "0",
+                ["LOOP"] = "true",
+                ["CHECKPOINT_ENABLED"] = "true",
+                ["DATA_DIR"] = dataDir,
+            };
+            var clock = Stopwatch.StartNew();
+            await using (var service = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT"))
+            {
+                ours = await TimeIngestAsync("ours", clock, TimeSpan.Zero, import.Samples, async () => (long)await service.CounterAsync(StoredCounter),
+                    () => service.Cpu, settled: null, feeding: null);
+            }
+            // The same store, served by a fresh process with nothing to stream.
+            environment["CSV_FILE"] = HeaderOnlyCsv(dataDir);
+            environment["LOOP"] = "false";
+            await using var idle = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
+            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{idle.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
+            ourQueries = await OurQueriesAsync(api, () => idle.Cpu, warmUp, fullRequests, tenthRequests);
+        }
+        finally
+        {
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
+        }
+
+        IngestTiming theirs;
+        QueryTiming theirQueries;
+        {
+            var clock = Stopwatch.StartNew();
+            await using var vm = await VictoriaMetrics.StartAsync(binary, clock);
+            var posting = import.PostAllAsync(vm.Http);
+            theirs = await TimeIngestAsync("VictoriaMetrics", clock, vm.StartedAt, import.Samples,
+                async () => (long)await vm.MetricAsync("vm_rows_added_to_storage_total"), () => vm.Cpu,
+                // Rows still pending are not searchable yet: done means every row added and none pending.
+                settled: async () => await vm.MetricAsync("vm_pending_rows{type=\"storage\"}") == 0, feeding: posting);
+            await posting;
+            theirQueries = await VmQueriesAsync(vm, import, warmUp, fullRequests, tenthRequests);
+        }
+
+        foreach (var (kind, what, real, baseline, cpu, baselineCpu, requests, samples, vmSamples) in new[]
+        {
+            ("full", $"whole window ({ourQueries.FullSamples:N0} samples of one GPU, {ourQueries.FullBytes / 1024:N0} KiB)", ourQueries.Full, theirQueries.Full,
+                ourQueries.FullCpuMs, theirQueries.FullCpuMs, fullRequests, ourQueries.FullSamples, theirQueries.FullSamples),
+            ("tenth", $"10% time window (~{ourQueries.TenthSamples:N0} samples)", ourQueries.Tenth, theirQueries.Tenth,
+                ourQueries.TenthCpuMs, theirQueries.TenthCpuMs, tenthRequests, ourQueries.TenthSamples, theirQueries.TenthSamples),
+        })
+        {
+            var p99 = Stats.Percentile(real, 99);
+            var vmP99 = Stats.Percentile(baseline, 99);
+            reporter.Add(new Figure($"8-{kind}-p99", $"Query p99 vs VictoriaMetrics, {what}, 1 client, 247 GPUs full (2.47M samples), sqlite",
+                p99, "ms", vmP99, $"VictoriaMetrics {VictoriaMetricsVersion(binary)} /api/v1/export of the same GPU's {vmSamples:N0} samples, same run",
+                "p99 <= 2x VictoriaMetrics", p99 <= 2 * vmP99,
+                $"p50 {Stats.Percentile(real, 50):0.00} vs {Stats.Percentile(baseline, 50):0.00} ms; server process CPU {cpu / requests:0.00} vs " +
+                $"{baselineCpu / requests:0.00} ms/request; {requests} sequential requests each; ours {samples:N0} samples/response"));
+        }
+        foreach (var (id, name, real, baseline) in new[]
+        {
+            ("8-ingest-start", "from process start until the last is queryable", ours.FromStartPerSecond, theirs.FromStartPerSecond),
+            ("8-ingest-steady", "steady state (the last three quarters of the run)", ours.SteadyPerSecond, theirs.SteadyPerSecond),
+        })
+        {
+            reporter.Add(new Figure(id, $"Ingest vs VictoriaMetrics, {ours.Samples:N0} samples, {name}", real, "samples/s", baseline,
+                "VictoriaMetrics, the same samples through /api/v1/import, same run", ">= 0.3x VictoriaMetrics", real >= 0.3 * baseline,
+                $"ours: first sample stored {ours.FirstStoredSeconds:0.00} s after start, {ours.FromFirstPerSecond:N0}/s from then, " +
+                $"{ours.TotalSeconds:0.0} s in all, service CPU {ours.SteadyCpuMicrosecondsPerSample:0.00} us/sample (steady); VictoriaMetrics: first row stored " +
+                $"{theirs.FirstStoredSeconds:0.00} s after start, {theirs.FromFirstPerSecond:N0}/s from then, {theirs.TotalSeconds:0.0} s in all, " +
+                $"CPU {theirs.SteadyCpuMicrosecondsPerSample:0.00} us/sample (steady; the import client's JSON was built before its clock started)"));
+        }
+    }
+
+    private static string VictoriaMetricsVersion(string binary)
+    {
+        try
+        {
+            using var version = Process.Start(new ProcessStartInfo(binary, "-version") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var text = version.StandardOutput.ReadToEnd() + version.StandardError.ReadToEnd();
+            version.WaitForExit();
+            var match = System.Text.RegularExpressions.Regex.Match(text, @"v(\d+\.\d+\.\d+)");
+            return match.Success ? match.Groups[1].Value : "(version unknown)";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "(version unknown)";
+        }
+    }
+
+    /// <summary>Polls <paramref name="stored"/> every 20 ms until <paramref name="target"/> samples are stored (and
+    /// <paramref name="settled"/> says the store has nothing pending). <paramref name="started"/> is when the store's
+    /// process started on <paramref name="clock"/>.</summary>
+    private static async Task<IngestTiming> TimeIngestAsync(string who, Stopwatch clock, TimeSpan started, long target,
+        Func<Task<long>> stored, Func<TimeSpan> cpu, Func<Task<bool>>? settled, Task? feeding)
+    {
+        TimeSpan? first = null;
+        (TimeSpan At, long Samples, TimeSpan Cpu)? quarter = null;
+        var nextReport = clock.Elapsed + TimeSpan.FromSeconds(5);
+        long n;
+        while (true)
+        {
+            await Task.Delay(20);
+            if (feeding is { IsFaulted: true }) await feeding; // throws the feeder's error
+            n = await stored();
+            if (n > 0) first ??= clock.Elapsed;
+            if (quarter is null && n >= target / 4) quarter = (clock.Elapsed, n, cpu());
+            if (n >= target && (settled is null || await settled())) break;
+            if (clock.Elapsed - started > TimeSpan.FromMinutes(10)) throw new TimeoutException($"{who}: {n:N0} of {target:N0} samples stored after {clock.Elapsed}.");
+            if (clock.Elapsed < nextReport) continue;
+            nextReport += TimeSpan.FromSeconds(5);
+            Console.WriteLine($"    {who}: {n:N0} samples stored after {(clock.Elapsed - started).TotalSeconds:0} s");
+        }
+        var end = clock.Elapsed;
+        var q = quarter!.Value;
+        var total = (end - started).TotalSeconds;
+        Console.WriteLine($"    {who}: {n:N0} samples stored and queryable {total:0.0} s after process start");
+        return new IngestTiming(target, target / total, (first!.Value - started).TotalSeconds, target / (end - first.Value).TotalSeconds,
+            (target - q.Samples) / (end - q.At).TotalSeconds, (cpu() - q.Cpu).TotalSeconds / (target - q.Samples) * 1e6, total);
+    }
+
+    private static async Task<QueryTiming> OurQueriesAsync(HttpClient api, Func<TimeSpan> cpu, TimeSpan warmUp, int fullRequests, int tenthRequests)
+    {
+        using var list = JsonDocument.Parse(await api.GetStringAsync("/api/v1/gpus?limit=1000"));
+        var uuids = list.RootElement.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()!).ToArray();
+        // Each GPU's 10% window: the times of its window's samples 4,500 and 5,499, so ~1,000 samples (more where
+        // several share a time).
+        var tenth = new string[uuids.Length];
+        int fullSamples = 0, tenthSamples = 0;
+        long fullBytes = 0;
+        for (var g = 0; g < uuids.Length; g++)
+        {
+            var body = await api.GetByteArrayAsync(FullPath(uuids[g]));
+            using var window = JsonDocument.Parse(body);
+            var data = window.RootElement.GetProperty("data");
+            var count = data.GetArrayLength();
+            string At(int i) => Uri.EscapeDataString(data[Math.Min(i, count - 1)].GetProperty("timestamp").GetString()!);
+            tenth[g] = $"/api/v1/gpus/{uuids[g]}/telemetry?limit=10000&start_time={At(count * 45 / 100)}&end_time={At(count * 45 / 100 + count / 10 - 1)}";
+            if (g != 0) continue;
+            (fullSamples, fullBytes) = (count, body.Length);
+            using var part = JsonDocument.Parse(await api.GetByteArrayAsync(tenth[g]));
+            tenthSamples = part.RootElement.GetProperty("data").GetArrayLength();
+        }
+        return await QueryLoadAsync(api, cpu, warmUp, fullRequests, tenthRequests, g => FullPath(uuids[g % uuids.Length]), g => tenth[g % tenth.Length],
+            fullSamples, tenthSamples, fullBytes);
+
+        static string FullPath(string uuid) => $"/api/v1/gpus/{uuid}/telemetry?limit=10000";
+    }
+
+    private static async Task<QueryTiming> VmQueriesAsync(VictoriaMetrics vm, VmImport import, TimeSpan warmUp, int fullRequests, int tenthRequests)
+    {
+        using var list = JsonDocument.Parse(await vm.Http.GetStringAsync("/api/v1/label/uuid/values"));
+        var uuids = list.RootElement.GetProperty("data").EnumerateArray().Select(u => u.GetString()!).ToArray();
+        // The last 1,000 passes are the window (10,000 samples of a GPU); its 10% is passes 450 to 549 of them.
+        var last = import.Passes - 1;
+        string Export(int g, int fromPass, int toPass) =>
+            $"/api/v1/export?match%5B%5D={Uri.EscapeDataString($"{{uuid=\"{uuids[g % uuids.Length]}\"}}")}" +
+            $"&start={import.PassMs(fromPass) / 1000}&end={import.PassMs(toPass) / 1000}";
+        string Full(int g) => Export(g, last - 999, last);
+        string Tenth(int g) => Export(g, last - 999 + 450, last - 999 + 549);
+        return await QueryLoadAsync(vm.Http, () => vm.Cpu, warmUp, fullRequests, tenthRequests, Full, Tenth,
+            CountExported(await vm.Http.GetStringAsync(Full(0))), CountExported(await vm.Http.GetStringAsync(Tenth(0))), 0);
+
+        static int CountExported(string lines) => lines.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Sum(line => JsonDocument.Parse(line).RootElement.GetProperty("values").GetArrayLength());
+    }
+
+    /// <summary>A warm-up of two clients on both paths, then sequential requests (one client) on random GPUs.</summary>
+    private static async Task<QueryTiming> QueryLoadAsync(HttpClient http, Func<TimeSpan> cpu, TimeSpan warmUp, int fullRequests, int tenthRequests,
+        Func<int, string> full, Func<int, string> tenth, int fullSamples, int tenthSamples, long fullBytes)
+    {
+        await WarmUpAsync(http, warmUp, full, tenth);
+        var before = cpu();
+        var fullLatencies = await LoadAsync(http, 1, fullRequests, full);
+        var middle = cpu();
+        var tenthLatencies = await LoadAsync(http, 1, tenthRequests, tenth);
+        var after = cpu();
+        return new QueryTiming(fullLatencies, tenthLatencies, (middle - before).TotalMilliseconds, (after - middle).TotalMilliseconds,
+            fullSamples, tenthSamples, fullBytes);
+    }
+}
