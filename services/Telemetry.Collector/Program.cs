@@ -1,12 +1,15 @@
 using Telemetry.Collector;
+using Telemetry.Core.Configuration;
 using Telemetry.Dapr;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 // The collector as a Dapr app: the sidecar delivers to BROKER_PORT, windows go to the Dapr state store.
 return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
+    builder.AddTelemetryObservability(ServiceDefaults.CollectorAppId);
     var ports = builder.Configuration.ReadSettings<CollectorPorts>();
     builder.ListenOn(ports.BrokerPort, ports.HealthPort, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryCollector();

@@ -1,6 +1,8 @@
+using Telemetry.Core.Configuration;
 using Telemetry.Dapr;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 using Telemetry.Imports;
 
 // The API gateway as a Dapr app: reads the windows the collector writes, through the Dapr state store.
@@ -8,6 +10,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
+    builder.AddTelemetryObservability(ServiceDefaults.GatewayAppId);
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryGateway();

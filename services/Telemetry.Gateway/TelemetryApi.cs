@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Telemetry.Core.Queries;
 using Telemetry.Core.Windows;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Gateway;
 
@@ -58,7 +59,9 @@ public static class TelemetryApi
         {
             return problem!;
         }
+        using var span = PipelineTracing.StartQuery(id);
         var page = await reader.QueryAsync(id, query, cancellationToken);
+        span?.SetTag("telemetry.query.samples", page?.Samples.Count ?? 0);
         return page is null ? UnknownGpu(id) : new TelemetryResult(id, page, query.Limit);
     }
 

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Telemetry.Collector;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Standalone;
 
@@ -44,11 +46,11 @@ public sealed partial class QueueConsumer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var shards = new Channel<TelemetryBatch>[options.Value.Workers];
+        var shards = new Channel<QueuedBatch>[options.Value.Workers];
         for (var i = 0; i < shards.Length; i++)
         {
             // Small and bounded: a slow store makes the dispatcher wait, so the queue fills and the streamer waits.
-            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(ShardCapacity)
+            shards[i] = Channel.CreateBounded<QueuedBatch>(new BoundedChannelOptions(ShardCapacity)
             {
                 SingleWriter = true,
                 SingleReader = true,
@@ -76,25 +78,26 @@ public sealed partial class QueueConsumer(
         await base.StopAsync(cancellationToken);
     }
 
-    private async Task DispatchAsync(Channel<TelemetryBatch>[] shards)
+    private async Task DispatchAsync(Channel<QueuedBatch>[] shards)
     {
         await Task.Yield();
         var parts = new List<GpuSamples>[shards.Length];
         for (var i = 0; i < parts.Length; i++) parts[i] = [];
         // Not cancelled by shutdown: the loop ends when the queue is completed and empty.
-        await foreach (var batch in queue.Reader.ReadAllAsync(CancellationToken.None))
+        await foreach (var queued in queue.Reader.ReadAllAsync(CancellationToken.None))
         {
             TelemetryMetrics.QueueDepth.Set(queue.Depth);
             if (shards.Length == 1)
             {
-                await shards[0].Writer.WriteAsync(batch, CancellationToken.None);
+                await shards[0].Writer.WriteAsync(queued, CancellationToken.None);
                 continue;
             }
+            var batch = queued.Batch;
             foreach (var group in batch.Gpus) parts[ShardOf(group.Gpu.Uuid, shards.Length)].Add(group);
             for (var i = 0; i < shards.Length; i++)
             {
                 if (parts[i].Count == 0) continue;
-                await shards[i].Writer.WriteAsync(new TelemetryBatch($"{batch.BatchId}/{i}", parts[i]), CancellationToken.None);
+                await shards[i].Writer.WriteAsync(queued with { Batch = new TelemetryBatch($"{batch.BatchId}/{i}", parts[i]) }, CancellationToken.None);
                 parts[i] = [];
             }
         }
@@ -103,7 +106,7 @@ public sealed partial class QueueConsumer(
     /// <summary>Stable within the process, which is all a shard needs.</summary>
     internal static int ShardOf(string uuid, int shards) => (int)((uint)StringComparer.Ordinal.GetHashCode(uuid) % (uint)shards);
 
-    private async Task ConsumeAsync(ChannelReader<TelemetryBatch> shard)
+    private async Task ConsumeAsync(ChannelReader<QueuedBatch> shard)
     {
         await Task.Yield();
         while (await shard.WaitToReadAsync(CancellationToken.None))
@@ -112,8 +115,9 @@ public sealed partial class QueueConsumer(
             {
                 await Task.Delay(5);
             }
-            var batch = Gather(shard);
-            if (batch is null) continue;
+            if (Gather(shard) is not ({ } batch, { } origins)) continue;
+            // The batches' traces continue here, around every attempt to store them.
+            using var delivery = PipelineTracing.StartDelivery(origins, "in-process", batch.BatchId, batch.SampleCount);
             for (var attempt = 1; ; attempt++)
             {
                 try
@@ -132,23 +136,24 @@ public sealed partial class QueueConsumer(
 
     /// <summary>Samples of the first waiting item: an estimate of each item's size (they are all parts of
     /// streamer batches of the same size).</summary>
-    private static int QueueItemSamples(ChannelReader<TelemetryBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.SampleCount) : 1;
+    private static int QueueItemSamples(ChannelReader<QueuedBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.Batch.SampleCount) : 1;
 
-    /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, as one batch.</summary>
-    private static TelemetryBatch? Gather(ChannelReader<TelemetryBatch> shard)
+    /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, as one batch,
+    /// with the trace context of each part.</summary>
+    private static (TelemetryBatch Batch, List<ActivityContext> Origins)? Gather(ChannelReader<QueuedBatch> shard)
     {
         if (!shard.TryRead(out var first)) return null;
-        var samples = first.SampleCount;
-        if (samples >= MaxSamplesPerAppend || !shard.TryPeek(out _)) return first;
-        var gpus = new List<GpuSamples>(first.Gpus);
-        var count = 1;
+        var samples = first.Batch.SampleCount;
+        List<ActivityContext> origins = [first.Origin];
+        if (samples >= MaxSamplesPerAppend || !shard.TryPeek(out _)) return (first.Batch, origins);
+        var gpus = new List<GpuSamples>(first.Batch.Gpus);
         while (samples < MaxSamplesPerAppend && shard.TryRead(out var next))
         {
-            gpus.AddRange(next.Gpus);
-            samples += next.SampleCount;
-            count++;
+            gpus.AddRange(next.Batch.Gpus);
+            samples += next.Batch.SampleCount;
+            origins.Add(next.Origin);
         }
-        return new TelemetryBatch($"{first.BatchId}+{count - 1}", gpus);
+        return (new TelemetryBatch($"{first.Batch.BatchId}+{origins.Count - 1}", gpus), origins);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Storing batch {BatchId} failed (attempt {Attempt}): {Reason}; retrying")]

@@ -4,6 +4,7 @@ using Telemetry.Core.Csv;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Streamer;
 
@@ -209,6 +210,8 @@ public sealed partial class StreamerWorker(
         var rowCount = builder.RowCount;
         var batch = builder.Take();
         var samples = batch.SampleCount;
+        // The batch's trace: the publish call (and any retry of it) runs inside this span, so the transport carries it on.
+        using var span = PipelineTracing.StartPublish(batch, rowCount, _options.CsvFile);
         // Publishing is retried until it is accepted: the publisher's own retries cover short faults, this
         // loop covers longer outages. It is not cancelled on shutdown; the host's shutdown timeout bounds it.
         for (var attempt = 1; ; attempt++)
@@ -221,6 +224,7 @@ public sealed partial class StreamerWorker(
             catch (Exception error) when (error is not OperationCanceledException)
             {
                 TelemetryMetrics.PublishRetries.Inc();
+                span?.AddException(error);
                 LogPublishFailed(batch.BatchId, attempt, error.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5000, 100 * Math.Pow(2, Math.Min(attempt, 6)))));
             }
