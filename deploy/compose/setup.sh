@@ -78,7 +78,7 @@ if (( DETACH )); then
   echo "API:        http://localhost:8081/api/v1/gpus"
   echo "Health:     http://localhost:8081/health  http://localhost:8080/health  http://localhost:8082/health"
   echo "Metrics:    http://localhost:9092/metrics  http://localhost:9091/metrics  http://localhost:9093/metrics"
-  echo "Dashboard:  http://localhost:8088   Zipkin: http://localhost:9411"
+  echo "Dashboard:  http://localhost:8088   Jaeger: http://localhost:16686"
   if (( LOGS )); then
     exec "${COMPOSE[@]}" logs -f
   fi

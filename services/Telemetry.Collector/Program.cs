@@ -1,6 +1,8 @@
 using Telemetry.Collector;
+using Telemetry.Core.Configuration;
 using Telemetry.Dapr;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 using Telemetry.Hosting.Status;
 
 // The collector as a Dapr app: the sidecar delivers to BROKER_PORT, windows go to the Dapr state store.
@@ -8,6 +10,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
+    builder.AddTelemetryObservability(ServiceDefaults.CollectorAppId);
     var ports = builder.Configuration.ReadSettings<CollectorPorts>();
     builder.ListenOn(ports.BrokerPort, ports.HealthPort, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryCollector().AddInstanceHeartbeat(PipelineRole.Collector);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Dapr;
 using Dapr.AspNetCore;
@@ -6,6 +7,7 @@ using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Dapr;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Collector;
 
@@ -101,27 +103,50 @@ public static partial class SubscriptionEndpoints
         {
             return IsBulk(body.RootElement)
                 ? await DeliverBulkAsync(body.RootElement, sink, logger, cancellationToken)
-                : new SingleAnswer(await DeliverSingleAsync(body.RootElement, sink, logger, cancellationToken));
+                : new SingleAnswer(await DeliverSingleAsync(body.RootElement, SingleOrigin(request), sink, logger, cancellationToken));
         }
     }
 
     private static bool IsBulk(JsonElement root) =>
         root.ValueKind == JsonValueKind.Object && root.TryGetProperty("entries", out var entries) && entries.ValueKind == JsonValueKind.Array;
 
-    private static async Task<string> DeliverSingleAsync(JsonElement root, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<string> DeliverSingleAsync(JsonElement root, ActivityContext? origin, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
     {
         if (!TryDecode(root, out var batch, out var problem))
         {
             Dropped(logger, "wrong_schema", problem!);
             return "DROP";
         }
-        return await StoreAsync([batch!], sink, logger, cancellationToken) ? "SUCCESS" : "RETRY";
+        return await StoreAsync([batch!], [origin], sink, logger, cancellationToken) ? "SUCCESS" : "RETRY";
     }
+
+    /// <summary>The trace a single delivery continues. daprd sends it as the <c>traceparent</c> header: its callback span,
+    /// a child of the context in the CloudEvent (dapr <c>pkg/runtime/subscription/postman/http/http.go</c>, <c>Deliver</c>:
+    /// <c>StartInternalCallbackSpan</c> with the event's <c>traceparent</c>, then <c>InvokeMethod</c> with that context).
+    /// When the server span already continues it, the delivery nests under that.</summary>
+    private static ActivityContext? SingleOrigin(HttpRequest request)
+    {
+        var origin = PipelineTracing.ParseTraceParent(request.Headers["traceparent"], request.Headers["tracestate"]);
+        return Activity.Current is { } server && origin is { } remote && server.TraceId == remote.TraceId ? server.Context : origin;
+    }
+
+    /// <summary>The trace a bulk entry continues. A bulk request carries no one trace (the callback spans daprd starts
+    /// per entry are not put on the request: <c>DeliverBulk</c> in the same file), so each entry's CloudEvent says
+    /// where it came from: <c>traceparent</c>, or <c>traceid</c> as daprd falls back to, and <c>tracestate</c>.</summary>
+    private static ActivityContext? EntryOrigin(JsonElement cloudEvent)
+    {
+        if (cloudEvent.ValueKind != JsonValueKind.Object) return null;
+        var traceParent = StringField(cloudEvent, "traceparent") ?? StringField(cloudEvent, "traceid");
+        return PipelineTracing.ParseTraceParent(traceParent, StringField(cloudEvent, "tracestate"));
+    }
+
+    private static string? StringField(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     private static async Task<BulkSubscribeAppResponse> DeliverBulkAsync(JsonElement root, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
     {
         var answers = new List<BulkSubscribeAppResponseEntry>();
-        var decoded = new List<(string EntryId, TelemetryBatch Batch)>();
+        var decoded = new List<(string EntryId, TelemetryBatch Batch, ActivityContext? Origin)>();
         foreach (var entry in root.GetProperty("entries").EnumerateArray())
         {
             var entryId = entry.TryGetProperty("entryId", out var id) ? id.GetString() ?? "" : "";
@@ -135,7 +160,7 @@ public static partial class SubscriptionEndpoints
             var data = cloudEvent.ValueKind == JsonValueKind.Object && cloudEvent.TryGetProperty("data", out var inner) ? inner : cloudEvent;
             if (TryDecode(data, out var batch, out var problem))
             {
-                decoded.Add((entryId, batch!));
+                decoded.Add((entryId, batch!, EntryOrigin(cloudEvent)));
             }
             else
             {
@@ -145,19 +170,21 @@ public static partial class SubscriptionEndpoints
         }
         if (decoded.Count > 0)
         {
-            var stored = await StoreAsync(decoded.ConvertAll(d => d.Batch), sink, logger, cancellationToken);
+            var stored = await StoreAsync(decoded.ConvertAll(d => d.Batch), decoded.ConvertAll(d => d.Origin), sink, logger, cancellationToken);
             var status = stored ? BulkSubscribeAppResponseStatus.SUCCESS : BulkSubscribeAppResponseStatus.RETRY;
-            foreach (var (entryId, _) in decoded) answers.Add(new BulkSubscribeAppResponseEntry(entryId, status));
+            foreach (var (entryId, _, _) in decoded) answers.Add(new BulkSubscribeAppResponseEntry(entryId, status));
         }
         return new BulkSubscribeAppResponse(answers);
     }
 
-    /// <summary>True when stored; false when the store failed and the messages should come again.</summary>
-    private static async Task<bool> StoreAsync(List<TelemetryBatch> batches, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>True when stored; false when the store failed and the messages should come again. Each batch's trace
+    /// (<paramref name="origins"/>, where the message carried one) continues into the store.</summary>
+    private static async Task<bool> StoreAsync(List<TelemetryBatch> batches, List<ActivityContext?> origins, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
     {
         var combined = batches.Count == 1
             ? batches[0]
             : new TelemetryBatch(batches[0].BatchId + $"+{batches.Count - 1}", [.. batches.SelectMany(b => b.Gpus)]);
+        using var delivery = PipelineTracing.StartDelivery(origins.OfType<ActivityContext>(), "dapr", combined.BatchId, combined.SampleCount);
         try
         {
             await sink.IngestAsync(combined, cancellationToken);
@@ -165,6 +192,7 @@ public static partial class SubscriptionEndpoints
         }
         catch (Exception error) when (error is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            delivery.Fail(error);
             LogRetry(logger, combined.BatchId, error.GetBaseException().Message);
             return false;
         }

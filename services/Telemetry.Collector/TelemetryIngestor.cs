@@ -2,6 +2,7 @@ using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Windows;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Collector;
 
@@ -40,7 +41,18 @@ public sealed partial class TelemetryIngestor(WindowWriter writer, TimeProvider 
         }
         if (rejected > 0) LogRejected(batch.BatchId, rejected);
 
-        var result = await writer.AppendAsync(valid, cancellationToken);
+        using var span = PipelineTracing.StartAppend(valid.Count, batch.SampleCount - rejected);
+        AppendResult result;
+        try
+        {
+            result = await writer.AppendAsync(valid, cancellationToken);
+        }
+        catch (Exception error)
+        {
+            span.Fail(error);
+            throw;
+        }
+        span.Record(result);
         TelemetryMetrics.SamplesStored.Inc(result.Stored);
         TelemetryMetrics.DuplicatesDropped.Inc(result.Duplicates);
         TelemetryMetrics.SamplesEvicted.Inc(result.Evicted);

@@ -1,6 +1,8 @@
+using Telemetry.Core.Configuration;
 using Telemetry.Dapr;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 using Telemetry.Hosting.Status;
 using Telemetry.Imports;
 
@@ -9,6 +11,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
+    builder.AddTelemetryObservability(ServiceDefaults.GatewayAppId);
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryGateway().AddInstanceHeartbeat(PipelineRole.Gateway);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Telemetry.Core.Queries;
 using Telemetry.Core.Windows;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Gateway;
 
@@ -65,7 +66,9 @@ public static class TelemetryApi
         {
             return problem!;
         }
+        using var span = PipelineTracing.StartQuery(id);
         var page = await reader.QueryAsync(id, query, cancellationToken);
+        span?.SetTag("telemetry.query.samples", page?.Samples.Count ?? 0);
         if (page is null) return UnknownGpu(id);
         return new TelemetryResult(id, page, query.Limit, page.Next is { } next ? cursors.Seal(id, query, next) : null);
     }

@@ -1,5 +1,6 @@
 using Telemetry.Gateway;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 using Telemetry.Imports;
 using Telemetry.Standalone;
 
@@ -7,6 +8,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
+    builder.AddTelemetryObservability("telemetry-embedded");
     var settings = builder.Configuration.ReadSettings<EmbeddedOptions>();
     builder.ListenOn(settings.Port, settings.MetricsPort);
     builder.Services.AddEmbeddedPipeline();

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -6,6 +7,7 @@ using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Resilience;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Standalone;
 
@@ -59,11 +61,11 @@ public sealed partial class QueueConsumer(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await ReplayQuarantinedAsync();
-        var shards = new Channel<TelemetryBatch>[options.Value.Workers];
+        var shards = new Channel<QueuedBatch>[options.Value.Workers];
         for (var i = 0; i < shards.Length; i++)
         {
             // Small and bounded: a slow store makes the dispatcher wait, so the queue fills and the streamer waits.
-            shards[i] = Channel.CreateBounded<TelemetryBatch>(new BoundedChannelOptions(ShardCapacity)
+            shards[i] = Channel.CreateBounded<QueuedBatch>(new BoundedChannelOptions(ShardCapacity)
             {
                 SingleWriter = true,
                 SingleReader = true,
@@ -91,25 +93,26 @@ public sealed partial class QueueConsumer(
         await base.StopAsync(cancellationToken);
     }
 
-    private async Task DispatchAsync(Channel<TelemetryBatch>[] shards)
+    private async Task DispatchAsync(Channel<QueuedBatch>[] shards)
     {
         await Task.Yield();
         var parts = new List<GpuSamples>[shards.Length];
         for (var i = 0; i < parts.Length; i++) parts[i] = [];
         // Not cancelled by shutdown: the loop ends when the queue is completed and empty.
-        await foreach (var batch in queue.Reader.ReadAllAsync(CancellationToken.None))
+        await foreach (var queued in queue.Reader.ReadAllAsync(CancellationToken.None))
         {
             TelemetryMetrics.QueueDepth.Set(queue.Depth);
             if (shards.Length == 1)
             {
-                await shards[0].Writer.WriteAsync(batch, CancellationToken.None);
+                await shards[0].Writer.WriteAsync(queued, CancellationToken.None);
                 continue;
             }
+            var batch = queued.Batch;
             foreach (var group in batch.Gpus) parts[ShardOf(group.Gpu.Uuid, shards.Length)].Add(group);
             for (var i = 0; i < shards.Length; i++)
             {
                 if (parts[i].Count == 0) continue;
-                await shards[i].Writer.WriteAsync(new TelemetryBatch($"{batch.BatchId}/{i}", parts[i]), CancellationToken.None);
+                await shards[i].Writer.WriteAsync(queued with { Batch = new TelemetryBatch($"{batch.BatchId}/{i}", parts[i]) }, CancellationToken.None);
                 parts[i] = [];
             }
         }
@@ -118,7 +121,7 @@ public sealed partial class QueueConsumer(
     /// <summary>Stable within the process, which is all a shard needs.</summary>
     internal static int ShardOf(string uuid, int shards) => (int)((uint)StringComparer.Ordinal.GetHashCode(uuid) % (uint)shards);
 
-    private async Task ConsumeAsync(ChannelReader<TelemetryBatch> shard)
+    private async Task ConsumeAsync(ChannelReader<QueuedBatch> shard)
     {
         await Task.Yield();
         while (await shard.WaitToReadAsync(CancellationToken.None))
@@ -129,7 +132,9 @@ public sealed partial class QueueConsumer(
             }
             var parts = Gather(shard);
             if (parts.Count == 0) continue;
-            var batch = parts.Count == 1 ? parts[0] : Combine(parts);
+            var batch = parts.Count == 1 ? parts[0].Batch : Combine(parts.ConvertAll(part => part.Batch));
+            // The batches' traces continue here, around every attempt to store them.
+            using var delivery = PipelineTracing.StartDelivery(parts.ConvertAll(part => part.Origin), "in-process", batch.BatchId, batch.SampleCount);
             if (await TryStoreAsync(batch) is not { } error) continue;
             if (parts.Count == 1)
             {
@@ -140,7 +145,7 @@ public sealed partial class QueueConsumer(
             // samples that did get stored is harmless, the window store recognises them.
             foreach (var part in parts)
             {
-                if (await TryStoreAsync(part) is { } partError) await QuarantineAsync(part, partError);
+                if (await TryStoreAsync(part.Batch) is { } partError) await QuarantineAsync(part.Batch, partError);
             }
         }
     }
@@ -188,18 +193,18 @@ public sealed partial class QueueConsumer(
 
     /// <summary>Samples of the first waiting item: an estimate of each item's size (they are all parts of
     /// streamer batches of the same size).</summary>
-    private static int QueueItemSamples(ChannelReader<TelemetryBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.SampleCount) : 1;
+    private static int QueueItemSamples(ChannelReader<QueuedBatch> shard) => shard.TryPeek(out var item) ? Math.Max(1, item.Batch.SampleCount) : 1;
 
     /// <summary>Everything waiting in the shard, up to <see cref="MaxSamplesPerAppend"/> samples, to store as one
-    /// append (kept apart, so that a poison batch among them can be told from the rest).</summary>
-    private static List<TelemetryBatch> Gather(ChannelReader<TelemetryBatch> shard)
+    /// append (kept apart, so that a poison batch among them can be told from the rest), each with its trace context.</summary>
+    private static List<QueuedBatch> Gather(ChannelReader<QueuedBatch> shard)
     {
-        var parts = new List<TelemetryBatch>();
+        var parts = new List<QueuedBatch>();
         var samples = 0;
         while (samples < MaxSamplesPerAppend && shard.TryRead(out var next))
         {
             parts.Add(next);
-            samples += next.SampleCount;
+            samples += next.Batch.SampleCount;
         }
         return parts;
     }

@@ -6,6 +6,7 @@ using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Resilience;
 using Telemetry.Hosting;
+using Telemetry.Hosting.Observability;
 
 namespace Telemetry.Streamer;
 
@@ -217,6 +218,8 @@ public sealed partial class StreamerWorker(
         var rowCount = builder.RowCount;
         var batch = builder.Take();
         var samples = batch.SampleCount;
+        // The batch's trace: the publish call (and any retry of it) runs inside this span, so the transport carries it on.
+        using var span = PipelineTracing.StartPublish(batch, rowCount, _options.CsvFile);
         // A sidecar or broker that is down is waited for as long as it takes, so an outage loses nothing; a batch
         // that fails for any other reason is tried a few times and then quarantined, so one bad batch cannot hold
         // up this worker and, through back-pressure, the pipeline. Not cancelled on shutdown: the host's shutdown
@@ -227,6 +230,7 @@ public sealed partial class StreamerWorker(
         }
         catch (Exception error)
         {
+            span?.AddException(error);
             TelemetryMetrics.BatchesQuarantined.WithLabels("publish").Inc();
             await quarantine.QuarantineAsync(batch, "publish", error);
             status.Quarantined(rowCount, samples);

@@ -11,7 +11,8 @@ public sealed class BadConfigurationTests : IDisposable
 {
     private static readonly string[] Inherited =
         ["CSV_FILE", "RATE", "WORKERS", "LOOP", "BATCH_SIZE", "DATA_DIR", "CHECKPOINT_ENABLED", "MAX_ENTRIES", "LOG_LEVEL", "LOG_FORMAT",
-         "PORT", "METRICS_PORT", "QUEUE_CAPACITY", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "ASPNETCORE_URLS"];
+         "PORT", "METRICS_PORT", "QUEUE_CAPACITY", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "ASPNETCORE_URLS",
+         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"];
 
     private readonly TempDirectory _dir = new();
 
@@ -25,6 +26,7 @@ public sealed class BadConfigurationTests : IDisposable
         { "WORKERS", "0", "64" },          // fails the streamer's and the collector's options at once
         { "PORT", "70000", "65535" },
         { "CHECKPOINT_ENABLED", "maybe", "maybe" },
+        { "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4317", "jaeger:4317" }, // no scheme: "jaeger" would be read as one
     };
 
     [Theory]

@@ -79,7 +79,7 @@ public sealed class GatewayJsonTests
         for (var i = 0; i < 200; i++) times.Add(T0.AddSeconds(i * 7.5)); // minutes in a row, halves of seconds
         var samples = times.Select((t, i) => new MetricSample(t, "m", i, i % 3 == 0 ? null : times[^(i % 50 + 1)])).ToArray();
 
-        var written = await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 10_000));
+        var written = await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 10_000, null));
         var expected = JsonSerializer.SerializeToUtf8Bytes(new TelemetryResponse("g",
             [.. samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
             new CursorPagination(10_000, null)), GatewayOptions());

@@ -87,6 +87,10 @@ dapr.io/app-token-secret: {{ .Values.dapr.appTokenSecret | quote }}
   value: {{ .Values.logFormat | quote }}
 - name: DAPR_STATE_STORE
   value: {{ .Values.dapr.stateStoreName | quote }}
+{{- if .Values.otel.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ .Values.otel.endpoint | quote }}
+{{- end }}
 {{- if .Values.dapr.appTokenSecret }}
 - name: APP_API_TOKEN
   valueFrom:
