@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Polly;
 using Telemetry.Core.Model;
+using Telemetry.Core.Resilience;
 using Telemetry.Core.Storage;
 
 namespace Telemetry.Core.Windows;
@@ -42,6 +44,7 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
 {
     private readonly ILogger _logger = logger ?? NullLogger<WindowWriter>.Instance;
     private readonly SegmentCache _cache = new(SegmentCache.DefaultCapacitySamples);
+    private readonly ResiliencePipeline _conflictRetry = Retries.Conflicts(options.MaxWriteAttempts);
 
     /// <summary>Samples held decoded in the writer's segment cache.</summary>
     internal int CachedSamples => _cache.Samples;
@@ -53,64 +56,85 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
     {
         var pending = Normalise(batch, out var repeatedInBatch);
         var result = new AppendResult(0, repeatedInBatch, 0, 0);
-        for (var attempt = 1; pending.Count > 0; attempt++)
+        if (pending.Count == 0) return result;
+        await UntilDoneAsync(async token => result += await AppendRoundAsync(pending, token).ConfigureAwait(false),
+            () => pending.Count == 0, () => $"{pending.Count} GPU window(s)", cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="round"/> until <paramref name="done"/>: each round that leaves work undone lost a race and is
+    /// run again after a short jittered wait (the conflict pipeline of <see cref="Retries"/>), at most
+    /// <see cref="WindowOptions.MaxWriteAttempts"/> rounds in all.
+    /// </summary>
+    private async Task UntilDoneAsync(Func<CancellationToken, Task> round, Func<bool> done, Func<string> what, CancellationToken cancellationToken)
+    {
+        try
         {
-            if (attempt > options.MaxWriteAttempts)
+            await _conflictRetry.ExecuteAsync(async token =>
             {
-                throw new WindowWriteException(
-                    $"{pending.Count} GPU window(s) still conflicting after {options.MaxWriteAttempts} attempts.");
-            }
-            if (attempt > 1) await Backoff(attempt, cancellationToken).ConfigureAwait(false);
-
-            var plans = await PlanAsync(pending, cancellationToken).ConfigureAwait(false);
-            var building = new List<WindowPlan>();
-            foreach (var plan in plans)
-            {
-                if (plan is null) continue; // stale read: planned again next attempt
-                if (!plan.Changed)
-                {
-                    result += new AppendResult(0, plan.Duplicates, plan.Evicted, 0);
-                    pending.Remove(plan.Gpu.Uuid);
-                    continue;
-                }
-                building.Add(plan);
-            }
-            if (building.Count == 0) continue;
-
-            await RegisterAsync(building, cancellationToken).ConfigureAwait(false);
-            var committed = new List<WindowPlan>(building.Count);
-            foreach (var group in InWriteSizedGroups(building.FindAll(plan => !plan.IsNewGpu)))
-            {
-                committed.AddRange(await CommitUpdatesAsync(group, cancellationToken).ConfigureAwait(false));
-            }
-            var creations = building.FindAll(plan => plan.IsNewGpu);
-            if (creations.Count > 0) committed.AddRange(await CommitCreationsAsync(creations, cancellationToken).ConfigureAwait(false));
-            if (committed.Count < building.Count)
-            {
-                result += new AppendResult(0, 0, 0, building.Count - committed.Count);
-                _logger.LogDebug("{Count} GPU window(s) changed under this writer; planning them again", building.Count - committed.Count);
-            }
-
-            var obsolete = new List<StateOperation>();
-            foreach (var plan in committed)
-            {
-                result += new AppendResult(plan.Added, plan.Duplicates, plan.Evicted, 0);
-                observer?.WindowWritten(plan.RetainedAfter);
-                pending.Remove(plan.Gpu.Uuid);
-                foreach (var key in plan.KeysToDeleteAfterCommit)
-                {
-                    obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
-                    _cache.Remove(key);
-                }
-                // The tail counter folds a segment only into one at least as big that fits a segment, so only
-                // segments of at most half the capacity are ever read back by later appends of new samples.
-                foreach (var (key, samples) in plan.NewSegments)
-                {
-                    if (samples.Count <= options.SegmentCapacity / 2) _cache.Add(key, samples);
-                }
-            }
-            if (obsolete.Count > 0) await DeleteObsoleteAsync(obsolete, cancellationToken).ConfigureAwait(false);
+                await round(token).ConfigureAwait(false);
+                if (!done()) throw new ConcurrencyConflictException(what());
+            }, cancellationToken).ConfigureAwait(false);
         }
+        catch (ConcurrencyConflictException)
+        {
+            throw new WindowWriteException($"{what()} still conflicting after {options.MaxWriteAttempts} attempts.");
+        }
+    }
+
+    /// <summary>One planning and commit round over the GPUs still pending; removes those it settled.</summary>
+    private async Task<AppendResult> AppendRoundAsync(Dictionary<string, PendingGpu> pending, CancellationToken cancellationToken)
+    {
+        var result = default(AppendResult);
+        var plans = await PlanAsync(pending, cancellationToken).ConfigureAwait(false);
+        var building = new List<WindowPlan>();
+        foreach (var plan in plans)
+        {
+            if (plan is null) continue; // stale read: planned again next attempt
+            if (!plan.Changed)
+            {
+                result += new AppendResult(0, plan.Duplicates, plan.Evicted, 0);
+                pending.Remove(plan.Gpu.Uuid);
+                continue;
+            }
+            building.Add(plan);
+        }
+        if (building.Count == 0) return result;
+
+        await RegisterAsync(building, cancellationToken).ConfigureAwait(false);
+        var committed = new List<WindowPlan>(building.Count);
+        foreach (var group in InWriteSizedGroups(building.FindAll(plan => !plan.IsNewGpu)))
+        {
+            committed.AddRange(await CommitUpdatesAsync(group, cancellationToken).ConfigureAwait(false));
+        }
+        var creations = building.FindAll(plan => plan.IsNewGpu);
+        if (creations.Count > 0) committed.AddRange(await CommitCreationsAsync(creations, cancellationToken).ConfigureAwait(false));
+        if (committed.Count < building.Count)
+        {
+            result += new AppendResult(0, 0, 0, building.Count - committed.Count);
+            _logger.LogDebug("{Count} GPU window(s) changed under this writer; planning them again", building.Count - committed.Count);
+        }
+
+        var obsolete = new List<StateOperation>();
+        foreach (var plan in committed)
+        {
+            result += new AppendResult(plan.Added, plan.Duplicates, plan.Evicted, 0);
+            observer?.WindowWritten(plan.RetainedAfter);
+            pending.Remove(plan.Gpu.Uuid);
+            foreach (var key in plan.KeysToDeleteAfterCommit)
+            {
+                obsolete.Add(new DeleteOperation(key, WriteCondition.Any));
+                _cache.Remove(key);
+            }
+            // The tail counter folds a segment only into one at least as big that fits a segment, so only
+            // segments of at most half the capacity are ever read back by later appends of new samples.
+            foreach (var (key, samples) in plan.NewSegments)
+            {
+                if (samples.Count <= options.SegmentCapacity / 2) _cache.Add(key, samples);
+            }
+        }
+        if (obsolete.Count > 0) await DeleteObsoleteAsync(obsolete, cancellationToken).ConfigureAwait(false);
         return result;
     }
 
@@ -304,46 +328,45 @@ public sealed class WindowWriter(IKeyValueStore store, WindowOptions options, IL
             if (!byBucket.TryGetValue(key, out var list)) byBucket[key] = list = [];
             list.Add(plan.Gpu);
         }
-        for (var attempt = 1; byBucket.Count > 0; attempt++)
-        {
-            if (attempt > options.MaxWriteAttempts) throw new WindowWriteException("GPU directory kept conflicting.");
-            if (attempt > 1) await Backoff(attempt, cancellationToken).ConfigureAwait(false);
-            var current = await ReadConfirmedAsync(byBucket.Keys, cancellationToken).ConfigureAwait(false);
-            var updates = new List<StateOperation>();
-            var creations = new List<StateOperation>();
-            foreach (var (key, gpus) in byBucket)
-            {
-                var read = current.GetValueOrDefault(key);
-                var bucket = read is null ? new DirectoryBucket() : WindowCodec.DecodeBucket(read.Value);
-                var changed = false;
-                foreach (var gpu in gpus)
-                {
-                    var index = bucket.Gpus.FindIndex(known => known.Uuid == gpu.Uuid);
-                    if (index >= 0 && bucket.Gpus[index] == gpu) continue;
-                    if (index >= 0) bucket.Gpus[index] = gpu;
-                    else bucket.Gpus.Add(gpu);
-                    changed = true;
-                }
-                if (changed) (read is null ? creations : updates).Add(new UpsertOperation(key, WindowCodec.Encode(bucket), WriteCondition.For(read)));
-            }
-            try
-            {
-                // Existing buckets in one round trip; new ones each on its own, where "must not exist" holds. If a write
-                // fails, some may have landed: the retry re-reads, finds the GPUs already listed where a write landed,
-                // and writes only the rest.
-                if (updates.Count > 0) await store.ExecuteAsync(updates, cancellationToken).ConfigureAwait(false);
-                foreach (var creation in creations) await store.ExecuteAsync([creation], cancellationToken).ConfigureAwait(false);
-                byBucket.Clear();
-            }
-            catch (Exception error) when (IsOutcomeUnknown(error))
-            {
-                // Re-read and retry.
-            }
-        }
+        if (byBucket.Count == 0) return;
+        await UntilDoneAsync(token => RegisterRoundAsync(byBucket, token), () => byBucket.Count == 0,
+            () => "the GPU directory", cancellationToken).ConfigureAwait(false);
     }
 
-    private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
-        Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(1, 2 + Math.Min(attempt, 10) * 5)), cancellationToken);
+    private async Task RegisterRoundAsync(Dictionary<string, List<GpuIdentity>> byBucket, CancellationToken cancellationToken)
+    {
+        var current = await ReadConfirmedAsync(byBucket.Keys, cancellationToken).ConfigureAwait(false);
+        var updates = new List<StateOperation>();
+        var creations = new List<StateOperation>();
+        foreach (var (key, gpus) in byBucket)
+        {
+            var read = current.GetValueOrDefault(key);
+            var bucket = read is null ? new DirectoryBucket() : WindowCodec.DecodeBucket(read.Value);
+            var changed = false;
+            foreach (var gpu in gpus)
+            {
+                var index = bucket.Gpus.FindIndex(known => known.Uuid == gpu.Uuid);
+                if (index >= 0 && bucket.Gpus[index] == gpu) continue;
+                if (index >= 0) bucket.Gpus[index] = gpu;
+                else bucket.Gpus.Add(gpu);
+                changed = true;
+            }
+            if (changed) (read is null ? creations : updates).Add(new UpsertOperation(key, WindowCodec.Encode(bucket), WriteCondition.For(read)));
+        }
+        try
+        {
+            // Existing buckets in one round trip; new ones each on its own, where "must not exist" holds. If a write
+            // fails, some may have landed: the retry re-reads, finds the GPUs already listed where a write landed,
+            // and writes only the rest.
+            if (updates.Count > 0) await store.ExecuteAsync(updates, cancellationToken).ConfigureAwait(false);
+            foreach (var creation in creations) await store.ExecuteAsync([creation], cancellationToken).ConfigureAwait(false);
+            byBucket.Clear();
+        }
+        catch (Exception error) when (IsOutcomeUnknown(error))
+        {
+            // Left in byBucket: the next round re-reads (and reports the store's error if it is down).
+        }
+    }
 
     private sealed record PendingGpu(GpuIdentity Identity, List<MetricSample> Samples);
 
