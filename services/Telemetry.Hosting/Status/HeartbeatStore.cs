@@ -23,9 +23,6 @@ namespace Telemetry.Hosting.Status;
 /// </summary>
 public sealed class HeartbeatStore(IKeyValueStore store, StatusOptions options, TimeProvider clock)
 {
-    // Ten replicas beating at the same instant could, at worst, each lose nine races.
-    private const int MaxAttempts = 10;
-
     public static IReadOnlyList<string> Keys { get; } =
         [.. Enum.GetValues<PipelineRole>().Select(role => KeyOf(role.ToString().ToLowerInvariant()))];
 
@@ -36,26 +33,17 @@ public sealed class HeartbeatStore(IKeyValueStore store, StatusOptions options, 
         var key = KeyOf(heartbeat.Service);
         var forgetBefore = clock.GetUtcNow().UtcDateTime - options.Interval * StatusOptions.ForgetAfterIntervals;
         var timeToLive = options.Interval * StatusOptions.ForgetAfterIntervals * 2;
-        for (var attempt = 1; ; attempt++)
+        // The ETag read-modify-write every guarded document uses (Telemetry.Core OptimisticUpdate).
+        await store.UpdateAsync(key, read =>
         {
-            var read = await store.GetAsync(key, cancellationToken).ConfigureAwait(false);
             var document = read is null ? new StatusDocument() : Decode(read.Value);
             document.Instances[heartbeat.Instance] = heartbeat;
             foreach (var (instance, known) in document.Instances.ToList())
             {
                 if (known.LastHeartbeat < forgetBefore) document.Instances.Remove(instance);
             }
-            var bytes = JsonSerializer.SerializeToUtf8Bytes(document, StatusJsonContext.Default.StatusDocument);
-            try
-            {
-                await store.SaveAsync(key, bytes, WriteCondition.For(read), timeToLive, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            catch (ConcurrencyConflictException) when (attempt < MaxAttempts)
-            {
-                await Task.Delay(Random.Shared.Next(5, 50), cancellationToken).ConfigureAwait(false);
-            }
-        }
+            return Change<bool>.Write(JsonSerializer.SerializeToUtf8Bytes(document, StatusJsonContext.Default.StatusDocument), true);
+        }, timeToLive: timeToLive, cancellationToken: cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Every instance's last heartbeat: one bulk read.</summary>
