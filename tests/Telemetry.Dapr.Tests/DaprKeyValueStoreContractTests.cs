@@ -50,3 +50,40 @@ public sealed class DaprPostgreSqlKeyValueStoreContractTests() : DaprKeyValueSto
 
 /// <summary>SQLite (components/alternatives/statestore-sqlite.yaml).</summary>
 public sealed class DaprSqliteKeyValueStoreContractTests() : DaprKeyValueStoreContract(StateStoreKind.Sqlite);
+
+/// <summary>
+/// The window store's concurrency contract (up to 10 writers racing on the same GPUs, and writers racing to create
+/// the same new GPUs) through <see cref="DaprKeyValueStore"/> and the sidecar double, per state store type: the
+/// property "the window holds the MAX_ENTRIES greatest samples ever offered" on daprd's real semantics.
+/// </summary>
+public abstract class DaprWindowConcurrencyContract(StateStoreKind kind) : Telemetry.Core.Tests.Windows.WindowConcurrencyContract, IAsyncLifetime
+{
+    private readonly List<(DaprBackend Backend, DaprClient Client)> _created = [];
+
+    protected override IKeyValueStore CreateStore()
+    {
+        var backend = new DaprBackend();
+        backend.AddStateStore(new StateStoreOptions { Name = "telemetry-state", KeyPrefix = KeyPrefixMode.Name, Kind = kind });
+        var sidecar = backend.StartSidecarAsync("telemetry-collector").GetAwaiter().GetResult();
+        var client = sidecar.CreateClient();
+        _created.Add((backend, client));
+        return new DaprKeyValueStore(client, Options.Create(new DaprOptions { StateStoreName = "telemetry-state" }));
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var (backend, client) in _created)
+        {
+            client.Dispose();
+            await backend.DisposeAsync();
+        }
+    }
+}
+
+public sealed class DaprRedisWindowConcurrencyTests() : DaprWindowConcurrencyContract(StateStoreKind.Redis);
+
+public sealed class DaprPostgreSqlWindowConcurrencyTests() : DaprWindowConcurrencyContract(StateStoreKind.PostgreSql);
+
+public sealed class DaprSqliteWindowConcurrencyTests() : DaprWindowConcurrencyContract(StateStoreKind.Sqlite);

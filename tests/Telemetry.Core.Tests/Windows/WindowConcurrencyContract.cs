@@ -17,6 +17,7 @@ public abstract class WindowConcurrencyContract
     [Theory]
     [InlineData(4, 11)]
     [InlineData(8, 29)]
+    [InlineData(10, 47)] // the most collector replicas the product promises
     public async Task Concurrent_writers_end_in_the_reference_windows(int writers, int seed)
     {
         var options = new WindowOptions { MaxEntries = 50, SegmentCapacity = 16, MaxWriteAttempts = 500 };
