@@ -12,9 +12,22 @@ namespace Telemetry.Dapr.Tests;
 /// </summary>
 public abstract class DaprKeyValueStoreContract(StateStoreKind kind) : KeyValueStoreContract, IAsyncLifetime
 {
+    private readonly DoubleBackedStores _stores = new(kind);
+
+    protected override IKeyValueStore CreateStore(TimeProvider clock) => _stores.Create(clock);
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => _stores.DisposeAsync().AsTask();
+}
+
+/// <summary>Fresh <see cref="DaprKeyValueStore"/>s, each on its own backend and sidecar double of the given store type.
+/// The contracts create stores synchronously, so the sidecar is started synchronously too.</summary>
+internal sealed class DoubleBackedStores(StateStoreKind kind) : IAsyncDisposable
+{
     private readonly List<(DaprBackend Backend, DaprClient Client)> _created = [];
 
-    protected override IKeyValueStore CreateStore(TimeProvider clock)
+    public IKeyValueStore Create(TimeProvider? clock = null)
     {
         var backend = new DaprBackend(clock);
         backend.AddStateStore(new StateStoreOptions { Name = "telemetry-state", KeyPrefix = KeyPrefixMode.Name, Kind = kind });
@@ -24,9 +37,7 @@ public abstract class DaprKeyValueStoreContract(StateStoreKind kind) : KeyValueS
         return new DaprKeyValueStore(client, Options.Create(new DaprOptions { StateStoreName = "telemetry-state" }));
     }
 
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         foreach (var (backend, client) in _created)
         {
@@ -58,28 +69,13 @@ public sealed class DaprSqliteKeyValueStoreContractTests() : DaprKeyValueStoreCo
 /// </summary>
 public abstract class DaprWindowConcurrencyContract(StateStoreKind kind) : Telemetry.Core.Tests.Windows.WindowConcurrencyContract, IAsyncLifetime
 {
-    private readonly List<(DaprBackend Backend, DaprClient Client)> _created = [];
+    private readonly DoubleBackedStores _stores = new(kind);
 
-    protected override IKeyValueStore CreateStore()
-    {
-        var backend = new DaprBackend();
-        backend.AddStateStore(new StateStoreOptions { Name = "telemetry-state", KeyPrefix = KeyPrefixMode.Name, Kind = kind });
-        var sidecar = backend.StartSidecarAsync("telemetry-collector").GetAwaiter().GetResult();
-        var client = sidecar.CreateClient();
-        _created.Add((backend, client));
-        return new DaprKeyValueStore(client, Options.Create(new DaprOptions { StateStoreName = "telemetry-state" }));
-    }
+    protected override IKeyValueStore CreateStore() => _stores.Create();
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var (backend, client) in _created)
-        {
-            client.Dispose();
-            await backend.DisposeAsync();
-        }
-    }
+    public Task DisposeAsync() => _stores.DisposeAsync().AsTask();
 }
 
 public sealed class DaprRedisWindowConcurrencyTests() : DaprWindowConcurrencyContract(StateStoreKind.Redis);
