@@ -77,7 +77,7 @@ internal sealed class WindowPlan
     }
 
     /// <param name="samples">The GPU's new samples, sorted and distinct.</param>
-    public static WindowPlan Create(WindowOptions options, GpuIdentity gpu, IReadOnlyList<MetricSample> samples, StoredItem? manifestRead)
+    public static WindowPlan Create(WindowOptions options, GpuIdentity gpu, ReadOnlySpan<MetricSample> samples, StoredItem? manifestRead)
     {
         var manifest = manifestRead is null ? new WindowManifest { Gpu = gpu } : WindowCodec.DecodeManifest(manifestRead.Value);
         var segments = manifest.Segments;
@@ -85,13 +85,13 @@ internal sealed class WindowPlan
         if (segments.Count > 0 && manifest.Retained >= options.MaxEntries)
         {
             // A full window keeps only samples newer than its oldest: anything before the first segment is out.
-            while (first < samples.Count && samples[first].Timestamp.Ticks < segments[0].From) first++;
+            while (first < samples.Length && samples[first].Timestamp.Ticks < segments[0].From) first++;
         }
         var newest = segments.Count > 0 ? segments[^1].To : long.MinValue;
         var split = first;
-        while (split < samples.Count && samples[split].Timestamp.Ticks <= newest) split++;
-        var late = Slice(samples, first, split);
-        var tail = Slice(samples, split, samples.Count);
+        while (split < samples.Length && samples[split].Timestamp.Ticks <= newest) split++;
+        var late = samples[first..split].ToArray();
+        var tail = samples[split..].ToArray();
 
         int runStart = 0, runEnd = -1;
         if (late.Length > 0)
@@ -318,12 +318,5 @@ internal sealed class WindowPlan
             loaded += part.Count;
         }
         return true;
-    }
-
-    private static MetricSample[] Slice(IReadOnlyList<MetricSample> samples, int from, int to)
-    {
-        var slice = new MetricSample[to - from];
-        for (var i = from; i < to; i++) slice[i - from] = samples[i];
-        return slice;
     }
 }
