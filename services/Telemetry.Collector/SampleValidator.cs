@@ -1,3 +1,4 @@
+using System.Buffers;
 using Telemetry.Core.Model;
 
 namespace Telemetry.Collector;
@@ -7,6 +8,13 @@ public static class SampleValidator
 {
     public const int MaxIdentifierLength = 256;
     private static readonly DateTime Earliest = new(2000, 1, 1, 0, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>What an identifier may not contain: the characters <see cref="char.IsControl(char)"/> accepts
+    /// (U+0000–U+001F and U+007F–U+009F) and '|', which separates parts of state keys. A vectorised search: this
+    /// runs on every sample's metric name and every group's uuid, and a loop of char.IsControl over them was ~9% of
+    /// the embedded pipeline's CPU (perf, docs/performance.md).</summary>
+    private static readonly SearchValues<char> Forbidden = SearchValues.Create(
+        [.. Enumerable.Range(0, 0xA0).Select(c => (char)c).Where(char.IsControl), '|']);
 
     /// <summary>Null when the GPU identity can be stored, else the reason.</summary>
     public static string? CheckGpu(GpuIdentity gpu)
@@ -29,10 +37,6 @@ public static class SampleValidator
     private static bool IsIdentifier(string? value)
     {
         if (string.IsNullOrWhiteSpace(value) || value.Length > MaxIdentifierLength) return false;
-        foreach (var c in value)
-        {
-            if (char.IsControl(c) || c == '|') return false; // '|' separates parts of state keys
-        }
-        return true;
+        return !value.AsSpan().ContainsAny(Forbidden);
     }
 }

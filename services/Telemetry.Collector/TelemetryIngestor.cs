@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Core.Windows;
@@ -24,17 +25,18 @@ public sealed partial class TelemetryIngestor(WindowWriter writer, TimeProvider 
                 continue;
             }
             List<MetricSample>? kept = null;
-            for (var i = 0; i < group.Samples.Count; i++)
+            var samples = AsSpan(group.Samples);
+            for (var i = 0; i < samples.Length; i++)
             {
-                if (SampleValidator.CheckSample(group.Samples[i], now) is { } problem)
+                if (SampleValidator.CheckSample(samples[i], now) is { } problem)
                 {
-                    kept ??= [.. group.Samples.Take(i)];
+                    kept ??= [.. samples[..i]];
                     Reject(problem, 1);
                     rejected++;
                 }
                 else
                 {
-                    kept?.Add(group.Samples[i]);
+                    kept?.Add(samples[i]);
                 }
             }
             valid.Add(kept is null ? group : group with { Samples = kept });
@@ -59,6 +61,15 @@ public sealed partial class TelemetryIngestor(WindowWriter writer, TimeProvider 
         TelemetryMetrics.WriteConflicts.Inc(result.Conflicts);
         return result;
     }
+
+    /// <summary>The samples without an interface call per sample (perf: indexing through IReadOnlyList was ~6% of the
+    /// embedded pipeline's CPU once dynamic PGO, which devirtualised it, was turned off).</summary>
+    private static ReadOnlySpan<MetricSample> AsSpan(IReadOnlyList<MetricSample> samples) => samples switch
+    {
+        List<MetricSample> list => CollectionsMarshal.AsSpan(list),
+        MetricSample[] array => array,
+        _ => samples.ToArray(),
+    };
 
     private static void Reject(string reason, int count) => TelemetryMetrics.SamplesRejected.WithLabels(reason).Inc(count);
 

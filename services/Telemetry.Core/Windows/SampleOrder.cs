@@ -14,19 +14,17 @@ internal sealed class SampleOrder : IComparer<MetricSample>
         return byTime != 0 ? byTime : string.CompareOrdinal(x.MetricName, y.MetricName);
     }
 
-    /// <summary>Sorts and removes repeats; returns how many repeats were removed.</summary>
-    public static int SortDistinct(List<MetricSample> samples)
+    /// <summary>Sorts and moves repeats out: the first (returned) count of samples are then sorted and distinct.</summary>
+    public static int SortDistinct(Span<MetricSample> samples)
     {
         samples.Sort(Instance);
         var write = 0;
-        for (var read = 0; read < samples.Count; read++)
+        for (var read = 0; read < samples.Length; read++)
         {
             if (write > 0 && Instance.Compare(samples[write - 1], samples[read]) == 0) continue;
             samples[write++] = samples[read];
         }
-        var removed = samples.Count - write;
-        samples.RemoveRange(write, removed);
-        return removed;
+        return write;
     }
 
     /// <summary>Merges two sorted distinct runs; samples of <paramref name="incoming"/> already present in

@@ -15,7 +15,7 @@ internal sealed class WindowPlan
     private readonly WindowOptions _options;
     private readonly WindowManifest _manifest;
     private MetricSample[] _late;            // at or before the newest stored instant: may repeat stored samples
-    private readonly MetricSample[] _tail;   // strictly newer than anything stored
+    private readonly ArraySegment<MetricSample> _tail; // strictly newer than anything stored (a view of the caller's array)
     private readonly int _runStart, _runEnd; // segments [start, end] overlapping the late samples; empty when end < start
     private readonly int _mergeFrom;         // first trailing segment folded into the tail segment
     private readonly bool _wasFull;          // the window held MaxEntries samples before this append
@@ -50,7 +50,7 @@ internal sealed class WindowPlan
     public IEnumerable<string> KeysToDeleteAfterCommit => ReplacedSegmentKeys.Concat(_inheritedGarbage);
 
     private WindowPlan(WindowOptions options, GpuIdentity gpu, StoredItem? manifestRead, WindowManifest manifest,
-        MetricSample[] late, MetricSample[] tail, int tooOld, int runStart, int runEnd, int mergeFrom)
+        MetricSample[] late, ArraySegment<MetricSample> tail, int tooOld, int runStart, int runEnd, int mergeFrom)
     {
         _options = options;
         Gpu = gpu;
@@ -76,8 +76,9 @@ internal sealed class WindowPlan
         }
     }
 
-    /// <param name="samples">The GPU's new samples, sorted and distinct.</param>
-    public static WindowPlan Create(WindowOptions options, GpuIdentity gpu, IReadOnlyList<MetricSample> samples, StoredItem? manifestRead)
+    /// <param name="samples">The GPU's new samples, sorted and distinct. The plan keeps a view of them (the tail is not
+    /// copied: in steady state it is all of them), so they must not change afterwards.</param>
+    public static WindowPlan Create(WindowOptions options, GpuIdentity gpu, ArraySegment<MetricSample> samples, StoredItem? manifestRead)
     {
         var manifest = manifestRead is null ? new WindowManifest { Gpu = gpu } : WindowCodec.DecodeManifest(manifestRead.Value);
         var segments = manifest.Segments;
@@ -90,8 +91,8 @@ internal sealed class WindowPlan
         var newest = segments.Count > 0 ? segments[^1].To : long.MinValue;
         var split = first;
         while (split < samples.Count && samples[split].Timestamp.Ticks <= newest) split++;
-        var late = Slice(samples, first, split);
-        var tail = Slice(samples, split, samples.Count);
+        var late = samples.AsSpan(first, split - first).ToArray();
+        var tail = samples.Slice(split);
 
         int runStart = 0, runEnd = -1;
         if (late.Length > 0)
@@ -122,9 +123,9 @@ internal sealed class WindowPlan
         // Fold the new tail into the trailing segments while they are no bigger than what is being written:
         // a binary counter, so each sample is rewritten about log2(capacity / batch) times, never per append.
         var mergeFrom = segments.Count;
-        if (late.Length == 0 && tail.Length > 0 && tail.Length <= options.SegmentCapacity)
+        if (late.Length == 0 && tail.Count > 0 && tail.Count <= options.SegmentCapacity)
         {
-            var size = tail.Length;
+            var size = tail.Count;
             while (mergeFrom > 0)
             {
                 var candidate = segments[mergeFrom - 1];
@@ -183,16 +184,17 @@ internal sealed class WindowPlan
             for (var i = _runStart; i < _mergeFrom; i++) result.Add(segments[i]);
         }
 
-        if (_tail.Length > 0)
+        if (_tail.Count > 0)
         {
-            MetricSample[] content = _tail;
+            var content = _tail.Offset == 0 && _tail.Count == _tail.Array!.Length ? _tail.Array : null;
             if (_mergeFrom < segments.Count)
             {
-                if (!TryLoad(segmentsRead, segmentsCached, _mergeFrom, segments.Count - 1, room: _tail.Length, out content, out var loaded)) return false;
+                if (!TryLoad(segmentsRead, segmentsCached, _mergeFrom, segments.Count - 1, room: _tail.Count, out content, out var loaded)) return false;
                 _tail.CopyTo(content, loaded);
                 for (var i = _mergeFrom; i < segments.Count; i++) Replace(segments[i]);
             }
-            Added += _tail.Length;
+            content ??= _tail.ToArray();
+            Added += _tail.Count;
             result.AddRange(WriteSegments(content, newSegmentId));
         }
         if (!Changed)
@@ -207,7 +209,7 @@ internal sealed class WindowPlan
         Evict(result);
         _manifest.Segments = result;
         _manifest.Gpu = Gpu;
-        var newestAdded = Math.Max(_late.Length > 0 ? _late[^1].Timestamp.Ticks : 0, _tail.Length > 0 ? _tail[^1].Timestamp.Ticks : 0);
+        var newestAdded = Math.Max(_late.Length > 0 ? _late[^1].Timestamp.Ticks : 0, _tail.Count > 0 ? _tail[_tail.Count - 1].Timestamp.Ticks : 0);
         var oldestAdded = _late.Length > 0 ? _late[0].Timestamp.Ticks : _tail[0].Timestamp.Ticks;
         _manifest.LastSeen = Math.Max(_manifest.LastSeen, newestAdded);
         _manifest.FirstSeen = _manifest.FirstSeen == 0 ? oldestAdded : Math.Min(_manifest.FirstSeen, oldestAdded);
@@ -318,12 +320,5 @@ internal sealed class WindowPlan
             loaded += part.Count;
         }
         return true;
-    }
-
-    private static MetricSample[] Slice(IReadOnlyList<MetricSample> samples, int from, int to)
-    {
-        var slice = new MetricSample[to - from];
-        for (var i = from; i < to; i++) slice[i - from] = samples[i];
-        return slice;
     }
 }
