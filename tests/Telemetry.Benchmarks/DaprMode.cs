@@ -21,7 +21,7 @@ internal sealed class DaprBench : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
 
     static DaprBench() =>
-        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_GATEWAY", Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Gateway"));
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_GATEWAY_DAPR", Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Gateway.Dapr"));
 
     public DaprBackend Backend { get; } = new();
     public DaprSidecar CollectorSidecar { get; private set; } = null!;

@@ -175,9 +175,9 @@ public partial class ComposeTests
     {
         var expected = new Dictionary<string, string>
         {
-            [ServiceDefaults.StreamerAppId] = "services/Telemetry.Streamer/Dockerfile",
-            [ServiceDefaults.CollectorAppId] = "services/Telemetry.Collector/Dockerfile",
-            [ServiceDefaults.GatewayAppId] = "services/Telemetry.Gateway/Dockerfile",
+            [ServiceDefaults.StreamerAppId] = "services/Telemetry.Streamer.Dapr/Dockerfile",
+            [ServiceDefaults.CollectorAppId] = "services/Telemetry.Collector.Dapr/Dockerfile",
+            [ServiceDefaults.GatewayAppId] = "services/Telemetry.Gateway.Dapr/Dockerfile",
         };
         foreach (var (appId, dockerfile) in expected)
         {

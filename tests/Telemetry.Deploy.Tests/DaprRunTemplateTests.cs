@@ -95,9 +95,9 @@ public class DaprRunTemplateTests
     {
         var expected = new Dictionary<string, string>
         {
-            [ServiceDefaults.StreamerAppId] = "Telemetry.Streamer",
-            [ServiceDefaults.CollectorAppId] = "Telemetry.Collector",
-            [ServiceDefaults.GatewayAppId] = "Telemetry.Gateway",
+            [ServiceDefaults.StreamerAppId] = "Telemetry.Streamer.Dapr",
+            [ServiceDefaults.CollectorAppId] = "Telemetry.Collector.Dapr",
+            [ServiceDefaults.GatewayAppId] = "Telemetry.Gateway.Dapr",
         };
         foreach (var (id, project) in expected)
         {

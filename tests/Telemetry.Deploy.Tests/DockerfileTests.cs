@@ -9,11 +9,11 @@ public partial class DockerfileTests
 
     private static readonly Dictionary<string, Image> Images = new()
     {
-        ["Telemetry.Streamer"] = new("Telemetry.Streamer",
+        ["Telemetry.Streamer.Dapr"] = new("Telemetry.Streamer.Dapr",
             [ServiceDefaults.StreamerHealthPort, ServiceDefaults.StreamerMetricsPort], "HEALTH_PORT", ServiceDefaults.StreamerHealthPort),
-        ["Telemetry.Collector"] = new("Telemetry.Collector",
+        ["Telemetry.Collector.Dapr"] = new("Telemetry.Collector.Dapr",
             [ServiceDefaults.CollectorHealthPort, ServiceDefaults.CollectorMetricsPort, ServiceDefaults.CollectorAppPort], "HEALTH_PORT", ServiceDefaults.CollectorHealthPort),
-        ["Telemetry.Gateway"] = new("Telemetry.Gateway",
+        ["Telemetry.Gateway.Dapr"] = new("Telemetry.Gateway.Dapr",
             [ServiceDefaults.GatewayPort, ServiceDefaults.GatewayMetricsPort], "PORT", ServiceDefaults.GatewayPort),
     };
 
@@ -131,7 +131,7 @@ public partial class DockerfileTests
     [Fact]
     public void Streamer_image_ships_the_sample_as_the_default_csv()
     {
-        var final = FinalStage("Telemetry.Streamer");
+        var final = FinalStage("Telemetry.Streamer.Dapr");
         Assert.Equal(ServiceDefaults.ContainerCsvFile, Env(final)["CSV_FILE"]);
         var copy = final.Single(i => i.Op == "COPY" && i.Args.Contains("data/")).Args.Split(' ');
         Assert.Equal("data/dcgm_metrics_20250718_134233.csv", copy[^2]);
@@ -141,7 +141,7 @@ public partial class DockerfileTests
     [Fact]
     public void Collector_image_has_a_writable_data_dir()
     {
-        var final = FinalStage("Telemetry.Collector");
+        var final = FinalStage("Telemetry.Collector.Dapr");
         Assert.Equal(ServiceDefaults.ContainerDataDir, Env(final)["DATA_DIR"]);
         Assert.Contains(final, i => i.Op == "RUN" && i.Args.Contains($"chown 1000:1000 {ServiceDefaults.ContainerDataDir}"));
     }

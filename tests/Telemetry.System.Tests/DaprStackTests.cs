@@ -37,11 +37,11 @@ public sealed class DaprStackTests : IAsyncLifetime
         await StartAsync(new ContainerBuilder($"daprio/scheduler:{DaprVersion}").WithNetwork(_network)
             .WithNetworkAliases("scheduler").WithCommand("./scheduler", "--port", "50006", "--etcd-data-dir", "/tmp/etcd"));
 
-        var collector = await StartAppAsync(root, "Telemetry.Collector", "telemetry-collector", ServiceDefaults.CollectorAppId,
+        var collector = await StartAppAsync(root, "Telemetry.Collector.Dapr", "telemetry-collector", ServiceDefaults.CollectorAppId,
             ServiceDefaults.CollectorAppPort, ServiceDefaults.CollectorHealthPort);
-        _gateway = await StartAppAsync(root, "Telemetry.Gateway", "api-gateway", ServiceDefaults.GatewayAppId,
+        _gateway = await StartAppAsync(root, "Telemetry.Gateway.Dapr", "api-gateway", ServiceDefaults.GatewayAppId,
             ServiceDefaults.GatewayPort, ServiceDefaults.GatewayPort);
-        await StartAppAsync(root, "Telemetry.Streamer", "telemetry-streamer", ServiceDefaults.StreamerAppId,
+        await StartAppAsync(root, "Telemetry.Streamer.Dapr", "telemetry-streamer", ServiceDefaults.StreamerAppId,
             appPort: null, ServiceDefaults.StreamerHealthPort, ("RATE", "0"), ("LOOP", "false"));
         _ = collector;
     }
