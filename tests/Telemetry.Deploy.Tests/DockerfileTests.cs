@@ -10,11 +10,11 @@ public partial class DockerfileTests
     private static readonly Dictionary<string, Image> Images = new()
     {
         ["Telemetry.Streamer.Dapr"] = new("Telemetry.Streamer.Dapr",
-            [ServiceDefaults.StreamerHealthPort, ServiceDefaults.StreamerMetricsPort], "HEALTH_PORT", ServiceDefaults.StreamerHealthPort),
+            [DeploymentDefaults.StreamerHealthPort, DeploymentDefaults.StreamerMetricsPort], "HEALTH_PORT", DeploymentDefaults.StreamerHealthPort),
         ["Telemetry.Collector.Dapr"] = new("Telemetry.Collector.Dapr",
-            [ServiceDefaults.CollectorHealthPort, ServiceDefaults.CollectorMetricsPort, ServiceDefaults.CollectorAppPort], "HEALTH_PORT", ServiceDefaults.CollectorHealthPort),
+            [DeploymentDefaults.CollectorHealthPort, DeploymentDefaults.CollectorMetricsPort, DeploymentDefaults.CollectorAppPort], "HEALTH_PORT", DeploymentDefaults.CollectorHealthPort),
         ["Telemetry.Gateway.Dapr"] = new("Telemetry.Gateway.Dapr",
-            [ServiceDefaults.GatewayPort, ServiceDefaults.GatewayMetricsPort], "PORT", ServiceDefaults.GatewayPort),
+            [DeploymentDefaults.GatewayPort, DeploymentDefaults.GatewayMetricsPort], "PORT", DeploymentDefaults.GatewayPort),
     };
 
     public static TheoryData<string> Projects => new(Images.Keys);
@@ -132,17 +132,17 @@ public partial class DockerfileTests
     public void Streamer_image_ships_the_sample_as_the_default_csv()
     {
         var final = FinalStage("Telemetry.Streamer.Dapr");
-        Assert.Equal(ServiceDefaults.ContainerCsvFile, Env(final)["CSV_FILE"]);
+        Assert.Equal(DeploymentDefaults.ContainerCsvFile, Env(final)["CSV_FILE"]);
         var copy = final.Single(i => i.Op == "COPY" && i.Args.Contains("data/")).Args.Split(' ');
         Assert.Equal("data/dcgm_metrics_20250718_134233.csv", copy[^2]);
-        Assert.Equal(ServiceDefaults.ContainerCsvFile, copy[^1]);
+        Assert.Equal(DeploymentDefaults.ContainerCsvFile, copy[^1]);
     }
 
     [Fact]
     public void Collector_image_has_a_writable_data_dir()
     {
         var final = FinalStage("Telemetry.Collector.Dapr");
-        Assert.Equal(ServiceDefaults.ContainerDataDir, Env(final)["DATA_DIR"]);
-        Assert.Contains(final, i => i.Op == "RUN" && i.Args.Contains($"chown 1000:1000 {ServiceDefaults.ContainerDataDir}"));
+        Assert.Equal(DeploymentDefaults.ContainerDataDir, Env(final)["DATA_DIR"]);
+        Assert.Contains(final, i => i.Op == "RUN" && i.Args.Contains($"chown 1000:1000 {DeploymentDefaults.ContainerDataDir}"));
     }
 }
