@@ -46,8 +46,8 @@ coverage:
 	.ci/test-summary.sh $(RESULTS)
 
 openapi:
-	dotnet build services/Telemetry.Gateway -c $(CONFIGURATION) -p:OpenApiGenerateDocuments=true -nologo -v quiet
-	mv docs/Telemetry.Gateway.json docs/openapi.json
+	dotnet build services/Telemetry.Gateway.Dapr -c $(CONFIGURATION) -p:OpenApiGenerateDocuments=true -nologo -v quiet
+	mv docs/Telemetry.Gateway.Dapr.json docs/openapi.json
 	@echo "wrote docs/openapi.json"
 
 # The fuzzers also run in `make test`, for a few seconds each; this runs them for FUZZ_SECONDS each.

@@ -19,7 +19,7 @@ COMPOSE_CMD := $(shell command -v docker-compose 2>/dev/null || (docker compose 
 # dapr.yaml starts each app with `dotnet run --no-build -c Release`: the apps share
 # projects, and three builds at once race on their obj/ folders. Build them here,
 # one after the other, with the configuration dapr.yaml runs.
-DAPR_APPS := services/Telemetry.Streamer services/Telemetry.Collector services/Telemetry.Gateway
+DAPR_APPS := services/Telemetry.Streamer.Dapr services/Telemetry.Collector.Dapr services/Telemetry.Gateway.Dapr
 
 .PHONY: docker-build docker-push docker-deploy docker-down helm-lint lint-deploy dapr-build dapr-run
 

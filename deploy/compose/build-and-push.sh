@@ -7,9 +7,9 @@ TAG="latest"
 REGISTRY_PORT="5000"
 PUSH=1
 IMAGES=(
-  "telemetry-streamer:services/Telemetry.Streamer/Dockerfile"
-  "telemetry-collector:services/Telemetry.Collector/Dockerfile"
-  "api-gateway:services/Telemetry.Gateway/Dockerfile"
+  "telemetry-streamer:services/Telemetry.Streamer.Dapr/Dockerfile"
+  "telemetry-collector:services/Telemetry.Collector.Dapr/Dockerfile"
+  "api-gateway:services/Telemetry.Gateway.Dapr/Dockerfile"
 )
 
 usage() {

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Collector;
 
@@ -9,9 +9,9 @@ public sealed class CollectorOptions
 {
     /// <summary>Batches stored concurrently.</summary>
     [ConfigurationKeyName("WORKERS"), Range(1, 64)]
-    public int Workers { get; set; } = ServiceDefaults.CollectorWorkers;
+    public int Workers { get; set; } = DeploymentDefaults.CollectorWorkers;
 
     /// <summary>Samples kept per GPU.</summary>
     [ConfigurationKeyName("MAX_ENTRIES"), Range(1, 1_000_000)]
-    public int MaxEntries { get; set; } = ServiceDefaults.MaxEntries;
+    public int MaxEntries { get; set; } = DeploymentDefaults.MaxEntries;
 }

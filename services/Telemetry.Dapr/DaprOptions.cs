@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Dapr;
 
@@ -9,16 +9,16 @@ namespace Telemetry.Dapr;
 public sealed class DaprOptions
 {
     [ConfigurationKeyName("DAPR_PUBSUB_NAME"), Required]
-    public string PubSubName { get; set; } = ServiceDefaults.PubSubName;
+    public string PubSubName { get; set; } = DeploymentDefaults.PubSubName;
 
     [ConfigurationKeyName("DAPR_TOPIC"), Required]
-    public string Topic { get; set; } = ServiceDefaults.Topic;
+    public string Topic { get; set; } = DeploymentDefaults.Topic;
 
     [ConfigurationKeyName("DAPR_DEADLETTER_TOPIC"), Required]
-    public string DeadLetterTopic { get; set; } = ServiceDefaults.DeadLetterTopic;
+    public string DeadLetterTopic { get; set; } = DeploymentDefaults.DeadLetterTopic;
 
     [ConfigurationKeyName("DAPR_STATE_STORE"), Required]
-    public string StateStoreName { get; set; } = ServiceDefaults.StateStoreName;
+    public string StateStoreName { get; set; } = DeploymentDefaults.StateStoreName;
 
     [ConfigurationKeyName("DAPR_SIDECAR_TIMEOUT_SECONDS"), Range(1, 3600)]
     public int SidecarTimeoutSeconds { get; set; } = 60;

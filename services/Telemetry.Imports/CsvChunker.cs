@@ -1,11 +1,5 @@
 namespace Telemetry.Imports;
 
-/// <summary>The upload went past <c>IMPORT_MAX_BYTES</c>.</summary>
-public sealed class ImportTooLargeException(long limit) : Exception($"The file is larger than the limit of {limit} bytes (IMPORT_MAX_BYTES).")
-{
-    public long Limit { get; } = limit;
-}
-
 /// <summary>
 /// Cuts an uploaded CSV into its header and chunks of whole records, in one forward pass, holding at most a
 /// few chunks in memory. A record ends at a line feed outside double quotes, so a quoted field spanning lines

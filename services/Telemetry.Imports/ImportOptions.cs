@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Imports;
 
@@ -21,7 +21,7 @@ public sealed class ImportOptions
 
     /// <summary>Samples per published batch at most.</summary>
     [ConfigurationKeyName("IMPORT_BATCH_SIZE"), Range(1, 100_000)]
-    public int BatchSize { get; set; } = ServiceDefaults.BatchSize;
+    public int BatchSize { get; set; } = DeploymentDefaults.BatchSize;
 
     /// <summary>How many imports the list remembers; older finished ones are forgotten.</summary>
     [ConfigurationKeyName("IMPORT_HISTORY"), Range(1, 10_000)]

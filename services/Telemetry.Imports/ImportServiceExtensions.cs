@@ -1,17 +1,15 @@
-using Dapr.Workflow;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Telemetry.Core.Pipeline;
 using Telemetry.Hosting;
-using Telemetry.Imports.Workflow;
 
 namespace Telemetry.Imports;
 
 public static class ImportServiceExtensions
 {
     /// <summary>Settings, store, steps and intake. The host adds a runner: <see cref="AddInProcessImports"/>
-    /// (embedded) or <see cref="AddImportWorkflows"/> (Dapr). Publishing goes through the host's
+    /// (embedded) or <c>AddImportWorkflows</c> (Dapr, in Telemetry.Imports.Dapr). Publishing goes through the host's
     /// <see cref="IBatchPublisher"/> unless <paramref name="publisher"/> says otherwise.</summary>
     public static IServiceCollection AddTelemetryImports(this IServiceCollection services,
         Func<IServiceProvider, IBatchPublisher>? publisher = null)
@@ -33,23 +31,6 @@ public static class ImportServiceExtensions
         services.AddSingleton<InProcessImportRunner>();
         services.AddSingleton<IImportScheduler>(provider => provider.GetRequiredService<InProcessImportRunner>());
         services.AddHostedService(provider => provider.GetRequiredService<InProcessImportRunner>());
-        return services;
-    }
-
-    /// <summary>Dapr mode: each import is a Dapr Workflow (needs placement, scheduler and an actor state store).</summary>
-    public static IServiceCollection AddImportWorkflows(this IServiceCollection services)
-    {
-        services.AddDaprWorkflow(options =>
-        {
-            options.RegisterWorkflow<ImportWorkflow>(ImportWorkflow.Name);
-            options.RegisterActivity<StartImportActivity>(StartImportActivity.Name);
-            options.RegisterActivity<ReadAndPublishChunkActivity>(ReadAndPublishChunkActivity.Name);
-            options.RegisterActivity<FinishImportActivity>(FinishImportActivity.Name);
-        });
-        services.AddSingleton<IImportWorkflowEngine, DaprImportWorkflowEngine>();
-        services.AddSingleton<DaprWorkflowImportScheduler>();
-        services.AddSingleton<IImportScheduler>(provider => provider.GetRequiredService<DaprWorkflowImportScheduler>());
-        services.AddHostedService(provider => provider.GetRequiredService<DaprWorkflowImportScheduler>());
         return services;
     }
 }

@@ -7,24 +7,6 @@ using Telemetry.Core.Windows;
 
 namespace Telemetry.Imports;
 
-/// <summary>What processing one chunk did. <see cref="Stop"/> is true when the import was cancelled or had
-/// already finished, so the caller should not go on with further chunks.</summary>
-public sealed record ChunkOutcome(int Chunk, long RowsRead, long SamplesPublished, long RowsRejected, int ChunksDone, bool Stop);
-
-/// <summary>Where imports publish: by default the host's <see cref="IBatchPublisher"/> (Dapr pub/sub in the
-/// gateway); the embedded host hands batches straight to its collector instead (see README notes).</summary>
-public sealed class ImportPublisher(IBatchPublisher inner)
-{
-    public Task PublishAsync(TelemetryBatch batch, CancellationToken cancellationToken) => inner.PublishAsync(batch, cancellationToken);
-}
-
-/// <summary>Publishes by storing at once: a batch counts as published only once the collector stored it, so
-/// the progress an import records never runs ahead of what is in the windows.</summary>
-public sealed class DirectSinkPublisher(IBatchSink sink) : IBatchPublisher
-{
-    public Task PublishAsync(TelemetryBatch batch, CancellationToken cancellationToken) => sink.IngestAsync(batch, cancellationToken);
-}
-
 /// <summary>
 /// The steps of an import, shared by the embedded runner and the Dapr Workflow activities: start, process a
 /// chunk (read it from the store, publish its samples, record progress), finish. Every step is idempotent:
@@ -174,7 +156,8 @@ public sealed partial class ImportSteps(
         using var reader = TelemetryCsvReader.Open(stream, record.FileName,
             new TelemetryCsvOptions(string.IsNullOrWhiteSpace(record.Hostname) ? Environment.MachineName : record.Hostname));
         var problems = new List<ImportProblem>();
-        var batch = new ImportBatchBuilder($"import-{record.Id}-{chunk}");
+        var batchSequence = 0; // batch ids are the same every time this chunk is replayed
+        var batch = new BatchBuilder(() => $"import-{record.Id}-{chunk}-{batchSequence++}");
         long rows = 0, samples = 0, tick = 0;
         // The whole chunk is parsed first (it is small), so the identities of all its GPUs come in one bulk read.
         var results = reader.ReadAll().ToList();
@@ -222,11 +205,11 @@ public sealed partial class ImportSteps(
             }
             if (stampBase is { } stamps)
             {
-                foreach (var metric in row.Metrics) batch.Add(row.Gpu, stamps.AddTicks(tick++), metric, row.SourceTimestamp);
+                foreach (var metric in row.Metrics) batch.Add(row.Gpu, new MetricSample(stamps.AddTicks(tick++), metric.Name, metric.Value, row.SourceTimestamp));
             }
             else
             {
-                foreach (var metric in row.Metrics) batch.Add(row.Gpu, first, metric, first);
+                foreach (var metric in row.Metrics) batch.Add(row.Gpu, new MetricSample(first, metric.Name, metric.Value, first));
             }
             if (batch.SampleCount >= options.Value.BatchSize)
             {
@@ -247,28 +230,4 @@ public sealed partial class ImportSteps(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Import {Id} {Status}: {Rows} rows read, {Samples} samples published, {Rejected} rows rejected")]
     private partial void LogFinished(string id, string status, long rows, long samples, long rejected);
-}
-
-/// <summary>Groups samples by GPU into batches with ids that are the same every time a chunk is replayed.</summary>
-internal sealed class ImportBatchBuilder(string prefix)
-{
-    private readonly Dictionary<string, (GpuIdentity Gpu, List<MetricSample> Samples)> _byGpu = new(StringComparer.Ordinal);
-    private int _sequence;
-
-    public int SampleCount { get; private set; }
-
-    public void Add(GpuIdentity gpu, DateTime timestamp, MetricValue metric, DateTime? source)
-    {
-        if (!_byGpu.TryGetValue(gpu.Uuid, out var entry)) _byGpu[gpu.Uuid] = entry = (gpu, []);
-        entry.Samples.Add(new MetricSample(timestamp, metric.Name, metric.Value, source));
-        SampleCount++;
-    }
-
-    public TelemetryBatch Take()
-    {
-        var gpus = _byGpu.Values.Select(entry => new GpuSamples(entry.Gpu, entry.Samples)).ToList();
-        _byGpu.Clear();
-        SampleCount = 0;
-        return new TelemetryBatch($"{prefix}-{_sequence++}", gpus);
-    }
 }

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Standalone;
 
@@ -9,10 +9,10 @@ public sealed class EmbeddedOptions
 {
     /// <summary>REST API and health.</summary>
     [ConfigurationKeyName("PORT"), Range(1, 65535)]
-    public int Port { get; set; } = ServiceDefaults.GatewayPort;
+    public int Port { get; set; } = DeploymentDefaults.GatewayPort;
 
     [ConfigurationKeyName("METRICS_PORT"), Range(1, 65535)]
-    public int MetricsPort { get; set; } = ServiceDefaults.CollectorMetricsPort;
+    public int MetricsPort { get; set; } = DeploymentDefaults.CollectorMetricsPort;
 
     /// <summary>Where the SQLite file lives. Relative to the working directory, so <c>make run</c> keeps its
     /// data in the repository's <c>.data/</c> rather than needing a writable <c>/data</c>.</summary>

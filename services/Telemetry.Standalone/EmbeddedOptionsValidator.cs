@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Telemetry.Core.Storage;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Standalone;
 

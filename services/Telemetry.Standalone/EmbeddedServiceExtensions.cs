@@ -9,6 +9,7 @@ using Telemetry.Hosting;
 using Telemetry.Hosting.Status;
 using Telemetry.Imports;
 using Telemetry.Streamer;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Standalone;
 
@@ -36,7 +37,7 @@ public static class EmbeddedServiceExtensions
         // One quarantine for both halves: what the collector cannot store and what the streamer cannot publish.
         services.AddSingleton<IQuarantine>(provider => new FileQuarantine(
             provider.GetRequiredService<IOptions<EmbeddedOptions>>().Value.QuarantinePath, provider.GetService<ILogger<FileQuarantine>>()));
-        services.TryAddSingleton(FailureClassifier.Default);
+        services.TryAddSingleton<FailureClassifier, SqliteFailureClassifier>();
         services.TryAddSingleton(Backoff.Delivery);
         services.AddSingleton<BatchQueue>();
         services.AddSingleton<IBatchPublisher>(provider => provider.GetRequiredService<BatchQueue>());

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Streamer;
 
@@ -14,10 +14,10 @@ public sealed class StreamerOptions
 
     /// <summary>Rows per second per worker; 0 streams as fast as the pipeline accepts.</summary>
     [ConfigurationKeyName("RATE"), Range(0, 1_000_000)]
-    public double Rate { get; set; } = ServiceDefaults.StreamerRate;
+    public double Rate { get; set; } = DeploymentDefaults.StreamerRate;
 
     [ConfigurationKeyName("WORKERS"), Range(1, 64)]
-    public int Workers { get; set; } = ServiceDefaults.StreamerWorkers;
+    public int Workers { get; set; } = DeploymentDefaults.StreamerWorkers;
 
     /// <summary>Replay the file forever (true) or stream it once and stop (false).</summary>
     [ConfigurationKeyName("LOOP")]
@@ -25,7 +25,7 @@ public sealed class StreamerOptions
 
     /// <summary>Samples per published batch at most.</summary>
     [ConfigurationKeyName("BATCH_SIZE"), Range(1, 100_000)]
-    public int BatchSize { get; set; } = ServiceDefaults.BatchSize;
+    public int BatchSize { get; set; } = DeploymentDefaults.BatchSize;
 
     /// <summary>The longest a partly filled batch waits before it is published, in milliseconds.</summary>
     [ConfigurationKeyName("BATCH_WAIT_MS"), Range(1, 60_000)]

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.DaprDouble;
 
 namespace Telemetry.Benchmarks;
@@ -21,7 +21,7 @@ internal sealed class DaprBench : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
 
     static DaprBench() =>
-        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_GATEWAY", Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Gateway"));
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_GATEWAY_DAPR", Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Gateway.Dapr"));
 
     public DaprBackend Backend { get; } = new();
     public DaprSidecar CollectorSidecar { get; private set; } = null!;
@@ -30,7 +30,7 @@ internal sealed class DaprBench : IAsyncDisposable
     public AppProcess Collector { get; private set; } = null!;
     public AppProcess Streamer { get; private set; } = null!;
     public HttpClient Api { get; private set; } = null!;
-    public InMemoryStateStore Store => Backend.StateStore(ServiceDefaults.StateStoreName);
+    public InMemoryStateStore Store => Backend.StateStore(DeploymentDefaults.StateStoreName);
 
     public static async Task<DaprBench> StartAsync(IReadOnlyDictionary<string, string> streamerSettings)
     {
@@ -51,19 +51,19 @@ internal sealed class DaprBench : IAsyncDisposable
     {
         Backend.AddStateStore(new StateStoreOptions
         {
-            Name = ServiceDefaults.StateStoreName,
+            Name = DeploymentDefaults.StateStoreName,
             KeyPrefix = KeyPrefixMode.Name,
-            Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId, ServiceDefaults.GatewayAppId],
+            Scopes = [DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId, DeploymentDefaults.GatewayAppId],
         });
         // No topic log: the collector subscribes before the streamer starts, and a log of every CloudEvent of a
         // long run would only grow the benchmark's heap.
         Backend.AddPubSub(new PubSubOptions
         {
-            Name = ServiceDefaults.PubSubName,
-            Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId],
+            Name = DeploymentDefaults.PubSubName,
+            Scopes = [DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId],
         });
 
-        CollectorSidecar = await Backend.StartSidecarAsync(ServiceDefaults.CollectorAppId);
+        CollectorSidecar = await Backend.StartSidecarAsync(DeploymentDefaults.CollectorAppId);
         var brokerPort = AppProcess.FreePort();
         Collector = Own(await AppProcess.StartAsync("Collector", Sidecar(CollectorSidecar, new() { ["BROKER_PORT"] = $"{brokerPort}" }), StartTimeout));
         // The app channel, as daprd's --app-port: the double reads /dapr/subscribe and starts delivering.
@@ -71,7 +71,7 @@ internal sealed class DaprBench : IAsyncDisposable
         Own(new DisposeOnce(channel.Dispose));
         await CollectorSidecar.ConnectAppAsync(channel);
 
-        GatewaySidecar = await Backend.StartSidecarAsync(ServiceDefaults.GatewayAppId);
+        GatewaySidecar = await Backend.StartSidecarAsync(DeploymentDefaults.GatewayAppId);
         var gateway = Own(new WebApplicationFactory<GatewayProgram>().WithWebHostBuilder(b =>
         {
             b.UseSetting("DAPR_GRPC_ENDPOINT", GatewaySidecar.GrpcEndpoint);
@@ -79,9 +79,9 @@ internal sealed class DaprBench : IAsyncDisposable
             b.UseSetting("LOG_LEVEL", "Warning");
         }));
         Api = gateway.CreateClient();
-        Api.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.GatewayPort}");
+        Api.BaseAddress = new Uri($"http://localhost:{DeploymentDefaults.GatewayPort}");
 
-        StreamerSidecar = await Backend.StartSidecarAsync(ServiceDefaults.StreamerAppId);
+        StreamerSidecar = await Backend.StartSidecarAsync(DeploymentDefaults.StreamerAppId);
         Streamer = Own(await AppProcess.StartAsync("Streamer", Sidecar(StreamerSidecar, new(streamerSettings) { ["CSV_FILE"] = Paths.ReferenceCsv }), StartTimeout));
     }
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Telemetry.Core.Model;
 using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Benchmarks;
 

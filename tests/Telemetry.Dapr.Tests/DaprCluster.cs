@@ -3,7 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.DaprDouble;
 using Telemetry.Streamer;
 
@@ -25,15 +25,15 @@ public sealed class DaprCluster : IAsyncDisposable
     {
         Backend.AddStateStore(new StateStoreOptions
         {
-            Name = ServiceDefaults.StateStoreName,
+            Name = DeploymentDefaults.StateStoreName,
             Kind = store,
             KeyPrefix = KeyPrefixMode.Name,
-            Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId, ServiceDefaults.GatewayAppId],
+            Scopes = [DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId, DeploymentDefaults.GatewayAppId],
         });
         Backend.AddPubSub(new PubSubOptions
         {
-            Name = ServiceDefaults.PubSubName,
-            Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId],
+            Name = DeploymentDefaults.PubSubName,
+            Scopes = [DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId],
             // components/pubsub.yaml says 60 s; shortened so a test of a killed collector does not wait a minute.
             ProcessingTimeout = TimeSpan.FromSeconds(2),
         });
@@ -43,30 +43,30 @@ public sealed class DaprCluster : IAsyncDisposable
 
     public async Task<Node> StartCollectorAsync(Action<IWebHostBuilder>? configure = null)
     {
-        var sidecar = await Backend.StartSidecarAsync(ServiceDefaults.CollectorAppId);
+        var sidecar = await Backend.StartSidecarAsync(DeploymentDefaults.CollectorAppId);
         var factory = Track(new WebApplicationFactory<CollectorProgram>().WithWebHostBuilder(builder =>
         {
             UseSidecar(builder, sidecar);
             configure?.Invoke(builder);
         }));
         var app = factory.CreateClient();
-        app.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.CollectorAppPort}");
+        app.BaseAddress = new Uri($"http://localhost:{DeploymentDefaults.CollectorAppPort}");
         await sidecar.ConnectAppAsync(app);
         return new Node(sidecar, factory, factory.Services, app);
     }
 
     public async Task<Node> StartGatewayAsync()
     {
-        var sidecar = await Backend.StartSidecarAsync(ServiceDefaults.GatewayAppId);
+        var sidecar = await Backend.StartSidecarAsync(DeploymentDefaults.GatewayAppId);
         var factory = Track(new WebApplicationFactory<GatewayProgram>().WithWebHostBuilder(builder => UseSidecar(builder, sidecar)));
         var api = factory.CreateClient();
-        api.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.GatewayPort}");
+        api.BaseAddress = new Uri($"http://localhost:{DeploymentDefaults.GatewayPort}");
         return new Node(sidecar, factory, factory.Services, api);
     }
 
     public async Task<Node> StartStreamerAsync(IReadOnlyDictionary<string, string> settings)
     {
-        var sidecar = await Backend.StartSidecarAsync(ServiceDefaults.StreamerAppId);
+        var sidecar = await Backend.StartSidecarAsync(DeploymentDefaults.StreamerAppId);
         return StartStreamer(sidecar.GrpcEndpoint, sidecar.HttpEndpoint, settings) with { Sidecar = sidecar };
     }
 
@@ -82,7 +82,7 @@ public sealed class DaprCluster : IAsyncDisposable
             foreach (var (key, value) in settings) builder.UseSetting(key, value);
         }));
         var health = factory.CreateClient(); // starts the host
-        health.BaseAddress = new Uri($"http://localhost:{ServiceDefaults.StreamerHealthPort}");
+        health.BaseAddress = new Uri($"http://localhost:{DeploymentDefaults.StreamerHealthPort}");
         return new Node(null!, factory, factory.Services, health);
     }
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.DaprDouble;
 using Telemetry.Hosting;
 using Xunit.Abstractions;
@@ -22,7 +22,7 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         var gateway = await cluster.StartGatewayAsync();
 
         // The store is down for the collector only, so the streamer can still claim rows and publish.
-        cluster.Backend.Faults.StateUnavailableForAppId = ServiceDefaults.CollectorAppId;
+        cluster.Backend.Faults.StateUnavailableForAppId = DeploymentDefaults.CollectorAppId;
         var streamer = await cluster.StartStreamerAsync(FullSpeedOnce);
         await streamer.StreamerStatus.Finished.WaitAsync(Patience);
         // Deliveries keep failing and coming back (in place, under the inbound policy) meanwhile.
@@ -41,13 +41,13 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
     {
         await using var cluster = new DaprCluster();
         // A short inbound policy (2 s of retries) so the outage outlasts it without the test waiting minutes.
-        cluster.Backend.Resiliency = ResiliencySpec.ForComponent(ServiceDefaults.PubSubName,
+        cluster.Backend.Resiliency = ResiliencySpec.ForComponent(DeploymentDefaults.PubSubName,
             new ComponentPolicies(null, null, RetryPolicy.Constant(TimeSpan.FromMilliseconds(100), maxRetries: 20)));
         var collector = await cluster.StartCollectorAsync();
         var gateway = await cluster.StartGatewayAsync();
         var deadLettersBefore = TelemetryMetrics.DeadLetterMessages.WithLabels("success").Value;
 
-        cluster.Backend.Faults.StateUnavailableForAppId = ServiceDefaults.CollectorAppId;
+        cluster.Backend.Faults.StateUnavailableForAppId = DeploymentDefaults.CollectorAppId;
         var streamer = await cluster.StartStreamerAsync(FullSpeedOnce);
         await streamer.StreamerStatus.Finished.WaitAsync(Patience);
         await Eventually.TrueAsync(() => collector.Sidecar.Counters.DeadLettered > 0, "a message given up on and dead-lettered", Patience);
@@ -101,7 +101,7 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         await using var cluster = new DaprCluster();
         await cluster.StartCollectorAsync();
         var gateway = await cluster.StartGatewayAsync();
-        var sidecar = await cluster.Backend.StartSidecarAsync(ServiceDefaults.StreamerAppId);
+        var sidecar = await cluster.Backend.StartSidecarAsync(DeploymentDefaults.StreamerAppId);
         cluster.Backend.Faults.FailNextPublishes(5);
         var streamer = cluster.StartStreamer(sidecar.GrpcEndpoint, sidecar.HttpEndpoint,
             new Dictionary<string, string>(FullSpeedOnce) { ["WORKERS"] = "1" });
@@ -113,7 +113,7 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
         Assert.Equal(batches + 5, attempts);
 
         // One worker publishes batches in file order, so the published messages must be in file order too.
-        var sources = cluster.Backend.PubSub(ServiceDefaults.PubSubName).Messages(ServiceDefaults.Topic)
+        var sources = cluster.Backend.PubSub(DeploymentDefaults.PubSubName).Messages(DeploymentDefaults.Topic)
             .Select(message => message.Data!["batch_id"]!.GetValue<string>()).ToList();
         Assert.Equal(batches, sources.Count);
         Assert.Equal(sources.OrderBy(id => long.Parse(id[(id.LastIndexOf('-') + 1)..])), sources);
@@ -134,7 +134,7 @@ public sealed class DaprFaultTests(ITestOutputHelper output)
             "the streamer answering not-ready while its sidecar is absent", Patience);
         Assert.Equal(0, streamer.StreamerStatus.BatchesPublished);
         Assert.False(streamer.StreamerStatus.Finished.IsCompleted);
-        await cluster.Backend.StartSidecarAsync(ServiceDefaults.StreamerAppId, options =>
+        await cluster.Backend.StartSidecarAsync(DeploymentDefaults.StreamerAppId, options =>
         {
             options.GrpcPort = grpcPort;
             options.HttpPort = httpPort;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Telemetry.Core.Storage;
 using Telemetry.Core.Tests.Storage;
 using Telemetry.DaprDouble;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Dapr.Tests;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.DaprDouble;
 using Xunit.Abstractions;
 
@@ -83,7 +83,7 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
         await cluster.Backend.WaitForIdleAsync(Patience);
         await AssertReferenceWindowsAsync(gateway.Client);
 
-        var state = cluster.Backend.StateStore(ServiceDefaults.StateStoreName);
+        var state = cluster.Backend.StateStore(DeploymentDefaults.StateStoreName);
         var counters = cluster.Backend.Counters;
         output.WriteLine($"{store}: writes refused by the store (collisions) {state.RefusedWrites}; deliveries {counters.Deliveries}, " +
             $"redelivered after RETRY {counters.Retries}, dead-lettered {counters.DeadLettered}, lost {counters.Drops}; " +
@@ -91,7 +91,7 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
         Assert.Equal(0, counters.DeadLettered + counters.Drops);
         Assert.Equal(ReferenceSamples, streamers.Sum(s => s.StreamerStatus.RowsPublished)); // one DCGM row is one sample
         // The shipped policy puts no breaker on the state store, so no collision can open one.
-        Assert.All(collectors, c => Assert.Null(c.Sidecar.OutboundBreaker(ServiceDefaults.StateStoreName)));
+        Assert.All(collectors, c => Assert.Null(c.Sidecar.OutboundBreaker(DeploymentDefaults.StateStoreName)));
     }
 
     [Fact]

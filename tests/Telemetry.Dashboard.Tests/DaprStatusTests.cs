@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Model;
 using Telemetry.Core.Storage;
@@ -24,11 +24,11 @@ public sealed class DaprStatusTests : IAsyncLifetime
     {
         _backend.AddStateStore(new StateStoreOptions
         {
-            Name = ServiceDefaults.StateStoreName,
+            Name = DeploymentDefaults.StateStoreName,
             KeyPrefix = KeyPrefixMode.Name,
-            Scopes = [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId, ServiceDefaults.GatewayAppId],
+            Scopes = [DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId, DeploymentDefaults.GatewayAppId],
         });
-        _backend.AddPubSub(ServiceDefaults.PubSubName, ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId);
+        _backend.AddPubSub(DeploymentDefaults.PubSubName, DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId);
         return Task.CompletedTask;
     }
 
@@ -65,8 +65,8 @@ public sealed class DaprStatusTests : IAsyncLifetime
         // One collector and one gateway (in one test process all hosts share the machine name and process id
         // that make an instance id, so two replicas of one service would be one entry here; in a deployment each
         // runs in its own container or pod).
-        await StartAsync<CollectorProgram>(ServiceDefaults.CollectorAppId, ServiceDefaults.CollectorAppPort, "1");
-        var gateway = await StartAsync<GatewayProgram>(ServiceDefaults.GatewayAppId, ServiceDefaults.GatewayPort, "1");
+        await StartAsync<CollectorProgram>(DeploymentDefaults.CollectorAppId, DeploymentDefaults.CollectorAppPort, "1");
+        var gateway = await StartAsync<GatewayProgram>(DeploymentDefaults.GatewayAppId, DeploymentDefaults.GatewayPort, "1");
 
         JsonNode status = null!;
         await Eventually.HoldsAsync(async () =>
@@ -93,7 +93,7 @@ public sealed class DaprStatusTests : IAsyncLifetime
     public async Task The_fleet_pages_data_costs_three_state_store_round_trips()
     {
         // Heartbeats far apart, so none lands inside the measured requests.
-        var gateway = await StartAsync<GatewayProgram>(ServiceDefaults.GatewayAppId, ServiceDefaults.GatewayPort, "300");
+        var gateway = await StartAsync<GatewayProgram>(DeploymentDefaults.GatewayAppId, DeploymentDefaults.GatewayPort, "300");
         // 1,000 GPUs, written through the gateway's own Dapr store as a collector writes them.
         var writer = new WindowWriter(gateway.Host.Services.GetRequiredService<IKeyValueStore>(), new WindowOptions());
         var now = DateTime.UtcNow;

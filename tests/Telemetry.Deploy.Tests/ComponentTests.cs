@@ -39,7 +39,7 @@ public class ComponentTests
     {
         var c = Load(dir, "pubsub.yaml");
         Assert.Equal("Component", c["kind"].Text());
-        Assert.Equal(ServiceDefaults.PubSubName, c["metadata"]!["name"].Text());
+        Assert.Equal(DeploymentDefaults.PubSubName, c["metadata"]!["name"].Text());
         Assert.Equal("pubsub.redis", c["spec"]!["type"].Text());
         var md = Metadata(c);
         Assert.True(md.TryGetValue("maxLenApprox", out var maxLen), "maxLenApprox must bound the stream");
@@ -54,7 +54,7 @@ public class ComponentTests
     public void State_store_uses_name_prefix_so_gateway_reads_collector_keys(string dir)
     {
         var c = Load(dir, "statestore.yaml");
-        Assert.Equal(ServiceDefaults.StateStoreName, c["metadata"]!["name"].Text());
+        Assert.Equal(DeploymentDefaults.StateStoreName, c["metadata"]!["name"].Text());
         Assert.Equal("state.redis", c["spec"]!["type"].Text());
         var md = Metadata(c);
         Assert.Equal("name", md["keyPrefix"]);
@@ -70,7 +70,7 @@ public class ComponentTests
         Assert.Equal(Repo.ActorStateStoreName, c["metadata"]!["name"].Text());
         Assert.StartsWith("state.", c["spec"]!["type"].Text());
         Assert.Equal("true", Metadata(c)["actorStateStore"]);
-        Assert.Equal([ServiceDefaults.GatewayAppId], Scopes(c));
+        Assert.Equal([DeploymentDefaults.GatewayAppId], Scopes(c));
     }
 
     [Theory]
@@ -88,13 +88,13 @@ public class ComponentTests
         // retry (Redis applies part of it), and the breaker counts ETag conflicts between collectors as failures
         // (dapr pkg/api/grpc/grpc.go ExecuteStateTransaction; pkg/resiliency/breaker). The double's tests show
         // both effects; this keeps the shipped policy clear of them.
-        var state = components[ServiceDefaults.StateStoreName]!["outbound"]!.AsObject();
+        var state = components[DeploymentDefaults.StateStoreName]!["outbound"]!.AsObject();
         Assert.False(state.ContainsKey("retry"), "no outbound retry on the state store");
         Assert.False(state.ContainsKey("circuitBreaker"), "no circuit breaker on the state store");
         Assert.True(timeouts.ContainsKey(state["timeout"].Text()!));
 
         // Inbound: enough retries to wait out a short store outage before the dead-letter topic.
-        var inbound = components[ServiceDefaults.PubSubName]!["inbound"]!;
+        var inbound = components[DeploymentDefaults.PubSubName]!["inbound"]!;
         var inboundRetry = retries[inbound["retry"].Text()!]!;
         Assert.InRange(int.Parse(inboundRetry["maxRetries"].Text()!), 10, 100);
         Assert.Equal(Repo.AppIds.Order(StringComparer.Ordinal), Scopes(r));
@@ -153,7 +153,7 @@ public class ComponentTests
             Assert.Equal(Scopes(original!), Scopes(alt));
             types.Add(alt["spec"]!["type"].Text()!);
             var md = Metadata(alt);
-            if (name == ServiceDefaults.StateStoreName)
+            if (name == DeploymentDefaults.StateStoreName)
             {
                 Assert.Equal("name", md["keyPrefix"]);
             }

@@ -81,10 +81,10 @@ public partial class ComposeTests
         Assert.Equal(3, sidecars.Count);
         var byAppId = sidecars.ToDictionary(s => Flag(Args(s), "-app-id")!);
         Assert.Equal(Repo.AppIds.Order(StringComparer.Ordinal), byAppId.Keys.Order(StringComparer.Ordinal));
-        Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), Flag(Args(byAppId[ServiceDefaults.CollectorAppId]), "-app-port"));
-        Assert.Equal(ServiceDefaults.GatewayPort.ToString(), Flag(Args(byAppId[ServiceDefaults.GatewayAppId]), "-app-port"));
-        var streamerPort = Flag(Args(byAppId[ServiceDefaults.StreamerAppId]), "-app-port");
-        Assert.True(streamerPort is null || streamerPort == ServiceDefaults.StreamerHealthPort.ToString());
+        Assert.Equal(DeploymentDefaults.CollectorAppPort.ToString(), Flag(Args(byAppId[DeploymentDefaults.CollectorAppId]), "-app-port"));
+        Assert.Equal(DeploymentDefaults.GatewayPort.ToString(), Flag(Args(byAppId[DeploymentDefaults.GatewayAppId]), "-app-port"));
+        var streamerPort = Flag(Args(byAppId[DeploymentDefaults.StreamerAppId]), "-app-port");
+        Assert.True(streamerPort is null || streamerPort == DeploymentDefaults.StreamerHealthPort.ToString());
     }
 
     /// <summary>
@@ -175,9 +175,9 @@ public partial class ComposeTests
     {
         var expected = new Dictionary<string, string>
         {
-            [ServiceDefaults.StreamerAppId] = "services/Telemetry.Streamer/Dockerfile",
-            [ServiceDefaults.CollectorAppId] = "services/Telemetry.Collector/Dockerfile",
-            [ServiceDefaults.GatewayAppId] = "services/Telemetry.Gateway/Dockerfile",
+            [DeploymentDefaults.StreamerAppId] = "services/Telemetry.Streamer.Dapr/Dockerfile",
+            [DeploymentDefaults.CollectorAppId] = "services/Telemetry.Collector.Dapr/Dockerfile",
+            [DeploymentDefaults.GatewayAppId] = "services/Telemetry.Gateway.Dapr/Dockerfile",
         };
         foreach (var (appId, dockerfile) in expected)
         {
@@ -196,37 +196,37 @@ public partial class ComposeTests
         static string[] Ports(string service) =>
             Services[service]!["ports"]!.AsArray().Select(p => p.Text()!).Order(StringComparer.Ordinal).ToArray();
 
-        const string s = ServiceDefaults.StreamerAppId, c = ServiceDefaults.CollectorAppId, g = ServiceDefaults.GatewayAppId;
-        Assert.Equal(new[] { $"{ServiceDefaults.GatewayPort}:{ServiceDefaults.GatewayPort}", $"{ServiceDefaults.GatewayMetricsPort}:{ServiceDefaults.GatewayMetricsPort}" }.Order(StringComparer.Ordinal), Ports(g));
-        Assert.Equal(new[] { $"{ServiceDefaults.CollectorHealthPort}:{ServiceDefaults.CollectorHealthPort}", $"{ServiceDefaults.CollectorMetricsPort}:{ServiceDefaults.CollectorMetricsPort}" }.Order(StringComparer.Ordinal), Ports(c));
-        Assert.Equal(new[] { $"{ServiceDefaults.StreamerHealthPort}:{ServiceDefaults.StreamerHealthPort}", $"{ServiceDefaults.StreamerMetricsPort}:{ServiceDefaults.StreamerMetricsPort}" }.Order(StringComparer.Ordinal), Ports(s));
+        const string s = DeploymentDefaults.StreamerAppId, c = DeploymentDefaults.CollectorAppId, g = DeploymentDefaults.GatewayAppId;
+        Assert.Equal(new[] { $"{DeploymentDefaults.GatewayPort}:{DeploymentDefaults.GatewayPort}", $"{DeploymentDefaults.GatewayMetricsPort}:{DeploymentDefaults.GatewayMetricsPort}" }.Order(StringComparer.Ordinal), Ports(g));
+        Assert.Equal(new[] { $"{DeploymentDefaults.CollectorHealthPort}:{DeploymentDefaults.CollectorHealthPort}", $"{DeploymentDefaults.CollectorMetricsPort}:{DeploymentDefaults.CollectorMetricsPort}" }.Order(StringComparer.Ordinal), Ports(c));
+        Assert.Equal(new[] { $"{DeploymentDefaults.StreamerHealthPort}:{DeploymentDefaults.StreamerHealthPort}", $"{DeploymentDefaults.StreamerMetricsPort}:{DeploymentDefaults.StreamerMetricsPort}" }.Order(StringComparer.Ordinal), Ports(s));
 
         foreach (var id in Repo.AppIds)
         {
-            Assert.Equal(ServiceDefaults.StateStoreName, EnvDefault(id, "DAPR_STATE_STORE"));
+            Assert.Equal(DeploymentDefaults.StateStoreName, EnvDefault(id, "DAPR_STATE_STORE"));
             Assert.Equal("Information", EnvDefault(id, "LOG_LEVEL"));
         }
-        Assert.Equal(ServiceDefaults.PubSubName, EnvDefault(s, "DAPR_PUBSUB_NAME"));
-        Assert.Equal(ServiceDefaults.Topic, EnvDefault(s, "DAPR_TOPIC"));
-        Assert.Equal(ServiceDefaults.ContainerCsvFile, EnvDefault(s, "CSV_FILE"));
-        Assert.Equal(ServiceDefaults.StreamerWorkers.ToString(), EnvDefault(s, "WORKERS"));
-        Assert.Equal(ServiceDefaults.StreamerRate.ToString(System.Globalization.CultureInfo.InvariantCulture), EnvDefault(s, "RATE"));
-        Assert.Equal(ServiceDefaults.BatchSize.ToString(), EnvDefault(s, "BATCH_SIZE"));
-        Assert.Equal(ServiceDefaults.StreamerHealthPort.ToString(), EnvDefault(s, "HEALTH_PORT"));
-        Assert.Equal(ServiceDefaults.StreamerMetricsPort.ToString(), EnvDefault(s, "METRICS_PORT"));
+        Assert.Equal(DeploymentDefaults.PubSubName, EnvDefault(s, "DAPR_PUBSUB_NAME"));
+        Assert.Equal(DeploymentDefaults.Topic, EnvDefault(s, "DAPR_TOPIC"));
+        Assert.Equal(DeploymentDefaults.ContainerCsvFile, EnvDefault(s, "CSV_FILE"));
+        Assert.Equal(DeploymentDefaults.StreamerWorkers.ToString(), EnvDefault(s, "WORKERS"));
+        Assert.Equal(DeploymentDefaults.StreamerRate.ToString(System.Globalization.CultureInfo.InvariantCulture), EnvDefault(s, "RATE"));
+        Assert.Equal(DeploymentDefaults.BatchSize.ToString(), EnvDefault(s, "BATCH_SIZE"));
+        Assert.Equal(DeploymentDefaults.StreamerHealthPort.ToString(), EnvDefault(s, "HEALTH_PORT"));
+        Assert.Equal(DeploymentDefaults.StreamerMetricsPort.ToString(), EnvDefault(s, "METRICS_PORT"));
 
-        Assert.Equal(ServiceDefaults.DeadLetterTopic, EnvDefault(c, "DAPR_DEADLETTER_TOPIC"));
-        Assert.Equal(ServiceDefaults.CollectorWorkers.ToString(), EnvDefault(c, "WORKERS"));
-        Assert.Equal(ServiceDefaults.MaxEntries.ToString(), EnvDefault(c, "MAX_ENTRIES"));
-        Assert.Equal(ServiceDefaults.ContainerDataDir, EnvDefault(c, "DATA_DIR"));
-        Assert.Equal(ServiceDefaults.CollectorHealthPort.ToString(), EnvDefault(c, "HEALTH_PORT"));
-        Assert.Equal(ServiceDefaults.CollectorMetricsPort.ToString(), EnvDefault(c, "METRICS_PORT"));
-        Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), EnvDefault(c, "BROKER_PORT"));
+        Assert.Equal(DeploymentDefaults.DeadLetterTopic, EnvDefault(c, "DAPR_DEADLETTER_TOPIC"));
+        Assert.Equal(DeploymentDefaults.CollectorWorkers.ToString(), EnvDefault(c, "WORKERS"));
+        Assert.Equal(DeploymentDefaults.MaxEntries.ToString(), EnvDefault(c, "MAX_ENTRIES"));
+        Assert.Equal(DeploymentDefaults.ContainerDataDir, EnvDefault(c, "DATA_DIR"));
+        Assert.Equal(DeploymentDefaults.CollectorHealthPort.ToString(), EnvDefault(c, "HEALTH_PORT"));
+        Assert.Equal(DeploymentDefaults.CollectorMetricsPort.ToString(), EnvDefault(c, "METRICS_PORT"));
+        Assert.Equal(DeploymentDefaults.CollectorAppPort.ToString(), EnvDefault(c, "BROKER_PORT"));
         Assert.Equal("", EnvDefault(c, "APP_API_TOKEN"));
 
-        Assert.Equal(ServiceDefaults.GatewayPort.ToString(), EnvDefault(g, "PORT"));
-        Assert.Equal(ServiceDefaults.GatewayMetricsPort.ToString(), EnvDefault(g, "METRICS_PORT"));
-        Assert.Equal(ServiceDefaults.MaxEntries.ToString(), EnvDefault(g, "MAX_ENTRIES"));
+        Assert.Equal(DeploymentDefaults.GatewayPort.ToString(), EnvDefault(g, "PORT"));
+        Assert.Equal(DeploymentDefaults.GatewayMetricsPort.ToString(), EnvDefault(g, "METRICS_PORT"));
+        Assert.Equal(DeploymentDefaults.MaxEntries.ToString(), EnvDefault(g, "MAX_ENTRIES"));
         Assert.Equal("", EnvDefault(g, "API_KEY"));
         Assert.Equal("", EnvDefault(g, "CORS_ORIGINS"));
     }
@@ -238,9 +238,9 @@ public partial class ComposeTests
     {
         var healthPort = new Dictionary<string, int>
         {
-            [ServiceDefaults.StreamerAppId] = ServiceDefaults.StreamerHealthPort,
-            [ServiceDefaults.CollectorAppId] = ServiceDefaults.CollectorHealthPort,
-            [ServiceDefaults.GatewayAppId] = ServiceDefaults.GatewayPort,
+            [DeploymentDefaults.StreamerAppId] = DeploymentDefaults.StreamerHealthPort,
+            [DeploymentDefaults.CollectorAppId] = DeploymentDefaults.CollectorHealthPort,
+            [DeploymentDefaults.GatewayAppId] = DeploymentDefaults.GatewayPort,
         };
         foreach (var (appId, port) in healthPort)
         {

@@ -25,10 +25,10 @@ public class DaprRunTemplateTests
     [Fact]
     public void App_ports_match_service_defaults()
     {
-        Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), App(ServiceDefaults.CollectorAppId)["appPort"].Text());
-        Assert.Equal(ServiceDefaults.GatewayPort.ToString(), App(ServiceDefaults.GatewayAppId)["appPort"].Text());
-        var streamerPort = App(ServiceDefaults.StreamerAppId)["appPort"].Text();
-        Assert.True(streamerPort is null || streamerPort == ServiceDefaults.StreamerHealthPort.ToString());
+        Assert.Equal(DeploymentDefaults.CollectorAppPort.ToString(), App(DeploymentDefaults.CollectorAppId)["appPort"].Text());
+        Assert.Equal(DeploymentDefaults.GatewayPort.ToString(), App(DeploymentDefaults.GatewayAppId)["appPort"].Text());
+        var streamerPort = App(DeploymentDefaults.StreamerAppId)["appPort"].Text();
+        Assert.True(streamerPort is null || streamerPort == DeploymentDefaults.StreamerHealthPort.ToString());
     }
 
     [Fact]
@@ -36,9 +36,9 @@ public class DaprRunTemplateTests
     {
         var appPorts = new[]
         {
-            ServiceDefaults.GatewayPort, ServiceDefaults.GatewayMetricsPort, ServiceDefaults.CollectorHealthPort,
-            ServiceDefaults.CollectorMetricsPort, ServiceDefaults.CollectorAppPort, ServiceDefaults.StreamerHealthPort,
-            ServiceDefaults.StreamerMetricsPort,
+            DeploymentDefaults.GatewayPort, DeploymentDefaults.GatewayMetricsPort, DeploymentDefaults.CollectorHealthPort,
+            DeploymentDefaults.CollectorMetricsPort, DeploymentDefaults.CollectorAppPort, DeploymentDefaults.StreamerHealthPort,
+            DeploymentDefaults.StreamerMetricsPort,
         }.Select(p => p.ToString());
         var sidecar = Template["apps"]!.AsArray()
             .SelectMany(a => new[] { a!["daprHTTPPort"].Text(), a["daprGRPCPort"].Text(), a["metricsPort"].Text() })
@@ -51,41 +51,41 @@ public class DaprRunTemplateTests
     [Fact]
     public void Environment_matches_service_defaults()
     {
-        const string s = ServiceDefaults.StreamerAppId, c = ServiceDefaults.CollectorAppId, g = ServiceDefaults.GatewayAppId;
+        const string s = DeploymentDefaults.StreamerAppId, c = DeploymentDefaults.CollectorAppId, g = DeploymentDefaults.GatewayAppId;
         foreach (var id in Repo.AppIds)
         {
-            Assert.Equal(ServiceDefaults.StateStoreName, Env(id, "DAPR_STATE_STORE"));
+            Assert.Equal(DeploymentDefaults.StateStoreName, Env(id, "DAPR_STATE_STORE"));
             Assert.Equal("Information", Env(id, "LOG_LEVEL"));
         }
-        Assert.Equal(ServiceDefaults.PubSubName, Env(s, "DAPR_PUBSUB_NAME"));
-        Assert.Equal(ServiceDefaults.Topic, Env(s, "DAPR_TOPIC"));
-        Assert.Equal(ServiceDefaults.PubSubName, Env(c, "DAPR_PUBSUB_NAME"));
-        Assert.Equal(ServiceDefaults.Topic, Env(c, "DAPR_TOPIC"));
-        Assert.Equal(ServiceDefaults.DeadLetterTopic, Env(c, "DAPR_DEADLETTER_TOPIC"));
+        Assert.Equal(DeploymentDefaults.PubSubName, Env(s, "DAPR_PUBSUB_NAME"));
+        Assert.Equal(DeploymentDefaults.Topic, Env(s, "DAPR_TOPIC"));
+        Assert.Equal(DeploymentDefaults.PubSubName, Env(c, "DAPR_PUBSUB_NAME"));
+        Assert.Equal(DeploymentDefaults.Topic, Env(c, "DAPR_TOPIC"));
+        Assert.Equal(DeploymentDefaults.DeadLetterTopic, Env(c, "DAPR_DEADLETTER_TOPIC"));
 
-        Assert.Equal(ServiceDefaults.StreamerHealthPort.ToString(), Env(s, "HEALTH_PORT"));
-        Assert.Equal(ServiceDefaults.StreamerMetricsPort.ToString(), Env(s, "METRICS_PORT"));
-        Assert.Equal(ServiceDefaults.StreamerWorkers.ToString(), Env(s, "WORKERS"));
-        Assert.Equal(ServiceDefaults.StreamerRate, double.Parse(Env(s, "RATE")!, System.Globalization.CultureInfo.InvariantCulture));
-        Assert.Equal(ServiceDefaults.BatchSize.ToString(), Env(s, "BATCH_SIZE"));
+        Assert.Equal(DeploymentDefaults.StreamerHealthPort.ToString(), Env(s, "HEALTH_PORT"));
+        Assert.Equal(DeploymentDefaults.StreamerMetricsPort.ToString(), Env(s, "METRICS_PORT"));
+        Assert.Equal(DeploymentDefaults.StreamerWorkers.ToString(), Env(s, "WORKERS"));
+        Assert.Equal(DeploymentDefaults.StreamerRate, double.Parse(Env(s, "RATE")!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(DeploymentDefaults.BatchSize.ToString(), Env(s, "BATCH_SIZE"));
 
-        Assert.Equal(ServiceDefaults.CollectorHealthPort.ToString(), Env(c, "HEALTH_PORT"));
-        Assert.Equal(ServiceDefaults.CollectorMetricsPort.ToString(), Env(c, "METRICS_PORT"));
-        Assert.Equal(ServiceDefaults.CollectorAppPort.ToString(), Env(c, "BROKER_PORT"));
-        Assert.Equal(ServiceDefaults.CollectorWorkers.ToString(), Env(c, "WORKERS"));
-        Assert.Equal(ServiceDefaults.MaxEntries.ToString(), Env(c, "MAX_ENTRIES"));
+        Assert.Equal(DeploymentDefaults.CollectorHealthPort.ToString(), Env(c, "HEALTH_PORT"));
+        Assert.Equal(DeploymentDefaults.CollectorMetricsPort.ToString(), Env(c, "METRICS_PORT"));
+        Assert.Equal(DeploymentDefaults.CollectorAppPort.ToString(), Env(c, "BROKER_PORT"));
+        Assert.Equal(DeploymentDefaults.CollectorWorkers.ToString(), Env(c, "WORKERS"));
+        Assert.Equal(DeploymentDefaults.MaxEntries.ToString(), Env(c, "MAX_ENTRIES"));
 
-        Assert.Equal(ServiceDefaults.GatewayPort.ToString(), Env(g, "PORT"));
-        Assert.Equal(ServiceDefaults.GatewayMetricsPort.ToString(), Env(g, "METRICS_PORT"));
-        Assert.Equal(ServiceDefaults.MaxEntries.ToString(), Env(g, "MAX_ENTRIES"));
+        Assert.Equal(DeploymentDefaults.GatewayPort.ToString(), Env(g, "PORT"));
+        Assert.Equal(DeploymentDefaults.GatewayMetricsPort.ToString(), Env(g, "METRICS_PORT"));
+        Assert.Equal(DeploymentDefaults.MaxEntries.ToString(), Env(g, "MAX_ENTRIES"));
     }
 
     [Fact]
     public void Csv_file_resolves_from_the_streamer_folder_to_the_shipped_sample()
     {
-        var app = App(ServiceDefaults.StreamerAppId);
+        var app = App(DeploymentDefaults.StreamerAppId);
         var dir = Repo.PathOf(app["appDirPath"].Text()!);
-        var csv = Path.GetFullPath(Path.Combine(dir, Env(ServiceDefaults.StreamerAppId, "CSV_FILE")!));
+        var csv = Path.GetFullPath(Path.Combine(dir, Env(DeploymentDefaults.StreamerAppId, "CSV_FILE")!));
         Assert.Equal(Repo.PathOf("data", "dcgm_metrics_20250718_134233.csv"), csv);
         Assert.True(File.Exists(csv));
     }
@@ -95,9 +95,9 @@ public class DaprRunTemplateTests
     {
         var expected = new Dictionary<string, string>
         {
-            [ServiceDefaults.StreamerAppId] = "Telemetry.Streamer",
-            [ServiceDefaults.CollectorAppId] = "Telemetry.Collector",
-            [ServiceDefaults.GatewayAppId] = "Telemetry.Gateway",
+            [DeploymentDefaults.StreamerAppId] = "Telemetry.Streamer.Dapr",
+            [DeploymentDefaults.CollectorAppId] = "Telemetry.Collector.Dapr",
+            [DeploymentDefaults.GatewayAppId] = "Telemetry.Gateway.Dapr",
         };
         foreach (var (id, project) in expected)
         {

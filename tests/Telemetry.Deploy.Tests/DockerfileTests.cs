@@ -9,12 +9,12 @@ public partial class DockerfileTests
 
     private static readonly Dictionary<string, Image> Images = new()
     {
-        ["Telemetry.Streamer"] = new("Telemetry.Streamer",
-            [ServiceDefaults.StreamerHealthPort, ServiceDefaults.StreamerMetricsPort], "HEALTH_PORT", ServiceDefaults.StreamerHealthPort),
-        ["Telemetry.Collector"] = new("Telemetry.Collector",
-            [ServiceDefaults.CollectorHealthPort, ServiceDefaults.CollectorMetricsPort, ServiceDefaults.CollectorAppPort], "HEALTH_PORT", ServiceDefaults.CollectorHealthPort),
-        ["Telemetry.Gateway"] = new("Telemetry.Gateway",
-            [ServiceDefaults.GatewayPort, ServiceDefaults.GatewayMetricsPort], "PORT", ServiceDefaults.GatewayPort),
+        ["Telemetry.Streamer.Dapr"] = new("Telemetry.Streamer.Dapr",
+            [DeploymentDefaults.StreamerHealthPort, DeploymentDefaults.StreamerMetricsPort], "HEALTH_PORT", DeploymentDefaults.StreamerHealthPort),
+        ["Telemetry.Collector.Dapr"] = new("Telemetry.Collector.Dapr",
+            [DeploymentDefaults.CollectorHealthPort, DeploymentDefaults.CollectorMetricsPort, DeploymentDefaults.CollectorAppPort], "HEALTH_PORT", DeploymentDefaults.CollectorHealthPort),
+        ["Telemetry.Gateway.Dapr"] = new("Telemetry.Gateway.Dapr",
+            [DeploymentDefaults.GatewayPort, DeploymentDefaults.GatewayMetricsPort], "PORT", DeploymentDefaults.GatewayPort),
     };
 
     public static TheoryData<string> Projects => new(Images.Keys);
@@ -131,18 +131,18 @@ public partial class DockerfileTests
     [Fact]
     public void Streamer_image_ships_the_sample_as_the_default_csv()
     {
-        var final = FinalStage("Telemetry.Streamer");
-        Assert.Equal(ServiceDefaults.ContainerCsvFile, Env(final)["CSV_FILE"]);
+        var final = FinalStage("Telemetry.Streamer.Dapr");
+        Assert.Equal(DeploymentDefaults.ContainerCsvFile, Env(final)["CSV_FILE"]);
         var copy = final.Single(i => i.Op == "COPY" && i.Args.Contains("data/")).Args.Split(' ');
         Assert.Equal("data/dcgm_metrics_20250718_134233.csv", copy[^2]);
-        Assert.Equal(ServiceDefaults.ContainerCsvFile, copy[^1]);
+        Assert.Equal(DeploymentDefaults.ContainerCsvFile, copy[^1]);
     }
 
     [Fact]
     public void Collector_image_has_a_writable_data_dir()
     {
-        var final = FinalStage("Telemetry.Collector");
-        Assert.Equal(ServiceDefaults.ContainerDataDir, Env(final)["DATA_DIR"]);
-        Assert.Contains(final, i => i.Op == "RUN" && i.Args.Contains($"chown 1000:1000 {ServiceDefaults.ContainerDataDir}"));
+        var final = FinalStage("Telemetry.Collector.Dapr");
+        Assert.Equal(DeploymentDefaults.ContainerDataDir, Env(final)["DATA_DIR"]);
+        Assert.Contains(final, i => i.Op == "RUN" && i.Args.Contains($"chown 1000:1000 {DeploymentDefaults.ContainerDataDir}"));
     }
 }

@@ -35,7 +35,7 @@ public partial class HealthCheckCommandTests
     }
 
     private static IEnumerable<Check> DockerfileChecks() =>
-        new[] { "Telemetry.Streamer", "Telemetry.Collector", "Telemetry.Gateway" }.Select(project =>
+        new[] { "Telemetry.Streamer.Dapr", "Telemetry.Collector.Dapr", "Telemetry.Gateway.Dapr" }.Select(project =>
         {
             var text = Regex.Replace(Repo.Read("services", project, "Dockerfile"), @"\\\r?\n", " ");
             var exec = Regex.Match(text, @"^HEALTHCHECK .*?\bCMD (\[.*\])\s*$", RegexOptions.Multiline);

@@ -94,32 +94,32 @@ public class HelmTests
     [Fact]
     public void Values_match_service_defaults()
     {
-        Assert.Equal(ServiceDefaults.StreamerHealthPort, Values["streamer"]!["healthPort"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.StreamerMetricsPort, Values["streamer"]!["metricsPort"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.StreamerWorkers, Values["streamer"]!["workers"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.StreamerRate, Values["streamer"]!["rate"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.BatchSize, Values["streamer"]!["batchSize"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.ContainerCsvFile, Values["streamer"]!["csvFile"].Text());
-        Assert.Equal(ServiceDefaults.StreamerAppId, Values["streamer"]!["image"]!["repository"].Text());
+        Assert.Equal(DeploymentDefaults.StreamerHealthPort, Values["streamer"]!["healthPort"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.StreamerMetricsPort, Values["streamer"]!["metricsPort"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.StreamerWorkers, Values["streamer"]!["workers"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.StreamerRate, Values["streamer"]!["rate"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.BatchSize, Values["streamer"]!["batchSize"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.ContainerCsvFile, Values["streamer"]!["csvFile"].Text());
+        Assert.Equal(DeploymentDefaults.StreamerAppId, Values["streamer"]!["image"]!["repository"].Text());
 
-        Assert.Equal(ServiceDefaults.CollectorHealthPort, Values["collector"]!["healthPort"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.CollectorMetricsPort, Values["collector"]!["metricsPort"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.CollectorAppPort, Values["collector"]!["appPort"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.CollectorWorkers, Values["collector"]!["workers"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.MaxEntries, Values["collector"]!["maxEntries"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.ContainerDataDir, Values["collector"]!["dataDir"].Text());
-        Assert.Equal(ServiceDefaults.CollectorAppId, Values["collector"]!["image"]!["repository"].Text());
+        Assert.Equal(DeploymentDefaults.CollectorHealthPort, Values["collector"]!["healthPort"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.CollectorMetricsPort, Values["collector"]!["metricsPort"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.CollectorAppPort, Values["collector"]!["appPort"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.CollectorWorkers, Values["collector"]!["workers"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.MaxEntries, Values["collector"]!["maxEntries"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.ContainerDataDir, Values["collector"]!["dataDir"].Text());
+        Assert.Equal(DeploymentDefaults.CollectorAppId, Values["collector"]!["image"]!["repository"].Text());
 
-        Assert.Equal(ServiceDefaults.GatewayPort, Values["gateway"]!["port"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.GatewayMetricsPort, Values["gateway"]!["metricsPort"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.MaxEntries, Values["gateway"]!["maxEntries"]!.GetValue<long>());
-        Assert.Equal(ServiceDefaults.GatewayAppId, Values["gateway"]!["image"]!["repository"].Text());
+        Assert.Equal(DeploymentDefaults.GatewayPort, Values["gateway"]!["port"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.GatewayMetricsPort, Values["gateway"]!["metricsPort"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.MaxEntries, Values["gateway"]!["maxEntries"]!.GetValue<long>());
+        Assert.Equal(DeploymentDefaults.GatewayAppId, Values["gateway"]!["image"]!["repository"].Text());
 
         var dapr = Values["dapr"]!;
-        Assert.Equal(ServiceDefaults.PubSubName, dapr["pubsubName"].Text());
-        Assert.Equal(ServiceDefaults.Topic, dapr["topic"].Text());
-        Assert.Equal(ServiceDefaults.DeadLetterTopic, dapr["deadLetterTopic"].Text());
-        Assert.Equal(ServiceDefaults.StateStoreName, dapr["stateStoreName"].Text());
+        Assert.Equal(DeploymentDefaults.PubSubName, dapr["pubsubName"].Text());
+        Assert.Equal(DeploymentDefaults.Topic, dapr["topic"].Text());
+        Assert.Equal(DeploymentDefaults.DeadLetterTopic, dapr["deadLetterTopic"].Text());
+        Assert.Equal(DeploymentDefaults.StateStoreName, dapr["stateStoreName"].Text());
         Assert.Equal(Repo.ActorStateStoreName, dapr["actorStateStoreName"].Text());
         Assert.Equal(Repo.LoadYaml("components", "config.yaml")["metadata"]!["name"].Text(), dapr["configName"].Text());
         Assert.True(dapr["pubsub"]!["maxLenApprox"]!.GetValue<long>() >= 1000);
@@ -149,9 +149,9 @@ public class HelmTests
 
     public static TheoryData<string, string, string, string> Deployments => new()
     {
-        { "streamer-deployment.yaml", ServiceDefaults.StreamerAppId, "", "health" },
-        { "collector-deployment.yaml", ServiceDefaults.CollectorAppId, "$v.appPort", "health" },
-        { "gateway-deployment.yaml", ServiceDefaults.GatewayAppId, "$v.port", "http" },
+        { "streamer-deployment.yaml", DeploymentDefaults.StreamerAppId, "", "health" },
+        { "collector-deployment.yaml", DeploymentDefaults.CollectorAppId, "$v.appPort", "health" },
+        { "gateway-deployment.yaml", DeploymentDefaults.GatewayAppId, "$v.port", "http" },
     };
 
     [Theory]

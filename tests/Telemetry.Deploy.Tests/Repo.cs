@@ -7,12 +7,12 @@ namespace Telemetry.Deploy.Tests;
 /// <summary>Locates the repository and loads its YAML files as JSON trees.</summary>
 internal static partial class Repo
 {
-    /// <summary>Component name with no ServiceDefaults constant yet (the workflow store).</summary>
+    /// <summary>Component name with no DeploymentDefaults constant yet (the workflow store).</summary>
     public const string ActorStateStoreName = "telemetry-actorstate";
     public const string DaprVersionPrefix = "1.18.";
 
     public static readonly string[] AppIds =
-        [ServiceDefaults.StreamerAppId, ServiceDefaults.CollectorAppId, ServiceDefaults.GatewayAppId];
+        [DeploymentDefaults.StreamerAppId, DeploymentDefaults.CollectorAppId, DeploymentDefaults.GatewayAppId];
 
     private static readonly Lazy<string> LazyRoot = new(FindRoot);
 

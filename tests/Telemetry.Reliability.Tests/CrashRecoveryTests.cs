@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Telemetry.Core.Storage;
 using Telemetry.Reliability.Tests.Support;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Reliability.Tests;
 

@@ -5,7 +5,7 @@ using DotNet.Testcontainers.Configurations;
 using DotNet.Testcontainers.Containers;
 using DotNet.Testcontainers.Images;
 using DotNet.Testcontainers.Networks;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.Testing;
 
 namespace Telemetry.System.Tests;
@@ -37,12 +37,12 @@ public sealed class DaprStackTests : IAsyncLifetime
         await StartAsync(new ContainerBuilder($"daprio/scheduler:{DaprVersion}").WithNetwork(_network)
             .WithNetworkAliases("scheduler").WithCommand("./scheduler", "--port", "50006", "--etcd-data-dir", "/tmp/etcd"));
 
-        var collector = await StartAppAsync(root, "Telemetry.Collector", "telemetry-collector", ServiceDefaults.CollectorAppId,
-            ServiceDefaults.CollectorAppPort, ServiceDefaults.CollectorHealthPort);
-        _gateway = await StartAppAsync(root, "Telemetry.Gateway", "api-gateway", ServiceDefaults.GatewayAppId,
-            ServiceDefaults.GatewayPort, ServiceDefaults.GatewayPort);
-        await StartAppAsync(root, "Telemetry.Streamer", "telemetry-streamer", ServiceDefaults.StreamerAppId,
-            appPort: null, ServiceDefaults.StreamerHealthPort, ("RATE", "0"), ("LOOP", "false"));
+        var collector = await StartAppAsync(root, "Telemetry.Collector.Dapr", "telemetry-collector", DeploymentDefaults.CollectorAppId,
+            DeploymentDefaults.CollectorAppPort, DeploymentDefaults.CollectorHealthPort);
+        _gateway = await StartAppAsync(root, "Telemetry.Gateway.Dapr", "api-gateway", DeploymentDefaults.GatewayAppId,
+            DeploymentDefaults.GatewayPort, DeploymentDefaults.GatewayPort);
+        await StartAppAsync(root, "Telemetry.Streamer.Dapr", "telemetry-streamer", DeploymentDefaults.StreamerAppId,
+            appPort: null, DeploymentDefaults.StreamerHealthPort, ("RATE", "0"), ("LOOP", "false"));
         _ = collector;
     }
 
@@ -51,7 +51,7 @@ public sealed class DaprStackTests : IAsyncLifetime
     {
         using var api = new HttpClient
         {
-            BaseAddress = new Uri($"http://{_gateway!.Hostname}:{_gateway.GetMappedPublicPort(ServiceDefaults.GatewayPort)}"),
+            BaseAddress = new Uri($"http://{_gateway!.Hostname}:{_gateway.GetMappedPublicPort(DeploymentDefaults.GatewayPort)}"),
         };
         // Requests fail until the gateway and its sidecar are up; the helper counts that as "not yet".
         var page = await Eventually.ValueAsync(() => api.GetFromJsonAsync<JsonElement>("/api/v1/gpus?limit=1000"),

@@ -19,7 +19,4 @@ public sealed record TelemetryCsvOptions(string NvidiaSmiHostname)
 }
 
 /// <summary>One data line of a file: either a good <see cref="Row"/> or the <see cref="Error"/> that made it unusable.</summary>
-public readonly record struct CsvReadResult(TelemetryRow? Row, RowError? Error)
-{
-    public bool IsError => Error is not null;
-}
+public readonly record struct CsvReadResult(TelemetryRow? Row, RowError? Error);

@@ -56,7 +56,7 @@ public sealed class SharedRowShare : IRowShare, IAsyncDisposable
     public string ReplicaId { get; }
 
     /// <summary>How long a replica with nothing to claim waits before looking again.</summary>
-    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
 
     public async Task<RowClaim?> ClaimAsync(CancellationToken cancellationToken)
     {

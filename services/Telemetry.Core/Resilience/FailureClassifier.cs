@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Microsoft.Data.Sqlite;
 using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
 
@@ -19,7 +18,7 @@ public enum FailureKind
 
 /// <summary>
 /// Sorts failures into <see cref="FailureKind"/>. This one knows the core's own exceptions, the BCL's transport and
-/// timeout exceptions and SQLite's result codes; an adapter whose client throws its own types (gRPC for Dapr)
+/// timeout exceptions; an adapter whose client throws its own types (gRPC for Dapr, SQLite's result codes)
 /// extends it. An exception wrapping a transient one is transient (clients wrap transport errors).
 /// </summary>
 public class FailureClassifier
@@ -35,19 +34,7 @@ public class FailureClassifier
         // The loops this classifies are never cancelled by their caller, so a cancellation is a timeout.
         TimeoutException or OperationCanceledException => true,
         HttpRequestException or SocketException or IOException => true,
-        SqliteException sqlite => IsTransientSqlite(sqlite.SqliteErrorCode),
         AggregateException aggregate => aggregate.InnerExceptions.Count > 0 && aggregate.InnerExceptions.All(IsTransient),
         _ => error.InnerException is { } inner && IsTransient(inner),
     };
-
-    /// <summary>Primary result codes (https://sqlite.org/rescode.html) that describe the file or its locks, not the
-    /// statement: busy or locked by another connection, an I/O error, a full disk, a file that cannot be opened or
-    /// is read-only for now. Everything else (constraint, corrupt, misuse, ...) is the same on every try.</summary>
-    private static bool IsTransientSqlite(int code) => code is
-        5   // SQLITE_BUSY
-        or 6   // SQLITE_LOCKED
-        or 8   // SQLITE_READONLY
-        or 10  // SQLITE_IOERR
-        or 13  // SQLITE_FULL
-        or 14; // SQLITE_CANTOPEN
 }

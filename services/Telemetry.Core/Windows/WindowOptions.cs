@@ -1,14 +1,16 @@
 using System.ComponentModel.DataAnnotations;
-using Telemetry.Core.Configuration;
 
 namespace Telemetry.Core.Windows;
 
 /// <summary>How much each GPU's window keeps and how it is cut into stored values.</summary>
 public sealed class WindowOptions
 {
+    /// <summary>The window size when nothing else is set (deployment files repeat it as <c>MAX_ENTRIES</c>).</summary>
+    public const int DefaultMaxEntries = 10_000;
+
     /// <summary><c>MAX_ENTRIES</c>: samples kept per GPU; the oldest go first.</summary>
     [Range(1, 1_000_000)]
-    public int MaxEntries { get; set; } = ServiceDefaults.MaxEntries;
+    public int MaxEntries { get; set; } = DefaultMaxEntries;
 
     /// <summary>Samples per stored segment. Bounds every value (about 30 bytes a sample, so ~60 kB) whatever
     /// <see cref="MaxEntries"/> is, and bounds what one append rewrites.</summary>

@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 using Telemetry.Core.Resilience;
 using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Core.Tests.Resilience;
 
@@ -20,6 +21,7 @@ public sealed class RetryTests
         { new SqliteException("database is locked", 5), FailureKind.Transient },
         { new SqliteException("disk I/O error", 10), FailureKind.Transient },
         { new SqliteException("database or disk is full", 13), FailureKind.Transient },
+        { new InvalidOperationException("wrapper", new SqliteException("database is locked", 5)), FailureKind.Transient },
         { new InvalidOperationException("wrapper", new TimeoutException()), FailureKind.Transient },
         { new AggregateException(new TimeoutException(), new IOException()), FailureKind.Transient },
         { new SqliteException("constraint failed", 19), FailureKind.Permanent },
@@ -31,8 +33,20 @@ public sealed class RetryTests
 
     [Theory]
     [MemberData(nameof(Failures))]
-    public void Failures_are_classified_by_whether_waiting_can_fix_them(Exception error, FailureKind kind) =>
-        Assert.Equal(kind, FailureClassifier.Default.Classify(error));
+    public void Failures_are_classified_by_whether_waiting_can_fix_them(Exception error, FailureKind kind)
+    {
+        // The SQLite adapter's classifier is the core's plus SQLite's result codes.
+        Assert.Equal(kind, new SqliteFailureClassifier().Classify(error));
+        if (!IsSqlite(error)) Assert.Equal(kind, FailureClassifier.Default.Classify(error));
+    }
+
+    [Fact]
+    public void The_core_classifier_knows_no_storage_engine() =>
+        Assert.Equal(FailureKind.Permanent, FailureClassifier.Default.Classify(new SqliteException("database is locked", 5)));
+
+    private static bool IsSqlite(Exception error) =>
+        error is SqliteException || (error.InnerException is { } inner && IsSqlite(inner))
+        || (error is AggregateException aggregate && aggregate.InnerExceptions.Any(IsSqlite));
 
     [Fact]
     public async Task Delivery_retries_a_transient_failure_for_as_long_as_it_lasts()

@@ -1,4 +1,5 @@
 using Telemetry.Core.Storage;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Core.Tests.Storage;
 

@@ -3,6 +3,7 @@ using Telemetry.Core.Queries;
 using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
 using static Telemetry.Core.Tests.Windows.WindowTestData;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Core.Tests.Windows;
 

@@ -1,5 +1,6 @@
 using Telemetry.Core.Storage;
 using Telemetry.Core.Tests.Storage;
+using Telemetry.Storage.Sqlite;
 
 namespace Telemetry.Core.Tests.Windows;
 

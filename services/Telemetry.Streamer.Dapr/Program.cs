@@ -1,4 +1,4 @@
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.Hosting;
 using Telemetry.Hosting.Observability;
 using Telemetry.Hosting.Status;
@@ -9,7 +9,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
-    builder.AddTelemetryObservability(ServiceDefaults.StreamerAppId);
+    builder.AddTelemetryObservability(DeploymentDefaults.StreamerAppId);
     var settings = builder.Configuration.ReadSettings<StreamerHostOptions>();
     builder.ListenOn(settings.HealthPort, settings.MetricsPort);
     builder.Services.AddDaprStreaming().AddTelemetryStreamer().AddInstanceHeartbeat(PipelineRole.Streamer);

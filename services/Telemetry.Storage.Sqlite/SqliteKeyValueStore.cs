@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
-namespace Telemetry.Core.Storage;
+using Telemetry.Core.Storage;
+
+namespace Telemetry.Storage.Sqlite;
 
 /// <summary>
 /// The embedded durable store (<c>CHECKPOINT_ENABLED=true</c>): one SQLite file in WAL mode. Every

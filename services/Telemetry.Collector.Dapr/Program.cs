@@ -1,5 +1,5 @@
 using Telemetry.Collector;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.Dapr;
 using Telemetry.Hosting;
 using Telemetry.Hosting.Observability;
@@ -10,7 +10,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
-    builder.AddTelemetryObservability(ServiceDefaults.CollectorAppId);
+    builder.AddTelemetryObservability(DeploymentDefaults.CollectorAppId);
     var ports = builder.Configuration.ReadSettings<CollectorPorts>();
     builder.ListenOn(ports.BrokerPort, ports.HealthPort, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryCollector().AddInstanceHeartbeat(PipelineRole.Collector);

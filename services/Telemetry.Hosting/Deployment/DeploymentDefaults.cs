@@ -1,11 +1,11 @@
-namespace Telemetry.Core.Configuration;
+namespace Telemetry.Hosting.Deployment;
 
 /// <summary>
-/// Every default port, name and app id in one place. Options classes, the embedded host and the
-/// manifest tests (compose, Helm, dapr.yaml, Dockerfiles) all read these, so a change here that the
-/// deployment files do not follow fails a test.
+/// The defaults a deployment repeats: ports, Dapr app ids and component names, container paths and the pipeline
+/// settings the manifests spell out. Options classes, the embedded host and the manifest tests (compose, Helm,
+/// dapr.yaml, Dockerfiles) all read these, so a change here that the deployment files do not follow fails a test.
 /// </summary>
-public static class ServiceDefaults
+public static class DeploymentDefaults
 {
     // Ports of the original deployment.
     public const int GatewayPort = 8081;          // PORT: REST API (gateway and embedded host)
@@ -26,7 +26,7 @@ public static class ServiceDefaults
     public const string StateStoreName = "telemetry-state";
 
     // Pipeline behaviour.
-    public const int MaxEntries = 10_000;
+    public const int MaxEntries = Telemetry.Core.Windows.WindowOptions.DefaultMaxEntries;
     public const double StreamerRate = 10;
     public const int StreamerWorkers = 2;
     public const int CollectorWorkers = 4;

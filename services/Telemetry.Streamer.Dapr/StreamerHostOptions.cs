@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Streamer;
 
@@ -8,10 +8,10 @@ namespace Telemetry.Streamer;
 public sealed class StreamerHostOptions
 {
     [ConfigurationKeyName("HEALTH_PORT"), Range(1, 65535)]
-    public int HealthPort { get; set; } = ServiceDefaults.StreamerHealthPort;
+    public int HealthPort { get; set; } = DeploymentDefaults.StreamerHealthPort;
 
     [ConfigurationKeyName("METRICS_PORT"), Range(1, 65535)]
-    public int MetricsPort { get; set; } = ServiceDefaults.StreamerMetricsPort;
+    public int MetricsPort { get; set; } = DeploymentDefaults.StreamerMetricsPort;
 
     /// <summary>Rows per claimed range when replicas share the file.</summary>
     [ConfigurationKeyName("SHARE_CHUNK_ROWS"), Range(1, 10_000_000)]

@@ -1,4 +1,4 @@
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 using Telemetry.Dapr;
 using Telemetry.Gateway;
 using Telemetry.Hosting;
@@ -11,7 +11,7 @@ return await HostRunner.RunAsync(() =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddTelemetryLogging();
-    builder.AddTelemetryObservability(ServiceDefaults.GatewayAppId);
+    builder.AddTelemetryObservability(DeploymentDefaults.GatewayAppId);
     var ports = builder.Configuration.ReadSettings<GatewayPorts>();
     builder.ListenOn(ports.Port, ports.MetricsPort);
     builder.Services.AddDaprState().AddTelemetryGateway().AddInstanceHeartbeat(PipelineRole.Gateway);

@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
-using Telemetry.Core.Configuration;
+using Telemetry.Hosting.Deployment;
 
 namespace Telemetry.Gateway;
 
@@ -8,8 +8,8 @@ public sealed class GatewayPorts
 {
     /// <summary>REST API, OpenAPI, UI and health.</summary>
     [ConfigurationKeyName("PORT"), Range(1, 65535)]
-    public int Port { get; set; } = ServiceDefaults.GatewayPort;
+    public int Port { get; set; } = DeploymentDefaults.GatewayPort;
 
     [ConfigurationKeyName("METRICS_PORT"), Range(1, 65535)]
-    public int MetricsPort { get; set; } = ServiceDefaults.GatewayMetricsPort;
+    public int MetricsPort { get; set; } = DeploymentDefaults.GatewayMetricsPort;
 }
