@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CONFIGURATION ?= Release
 SOLUTION := TelemetryPipeline.sln
 RESULTS := TestResults
-STANDALONE_DLL := services/Telemetry.Standalone/bin/$(CONFIGURATION)/net10.0/Telemetry.Standalone.dll
+EMBEDDED_DLL := services/Telemetry.Embedded/bin/$(CONFIGURATION)/net10.0/Telemetry.Embedded.dll
 
 # Settings for `make run`; any can be overridden on the command line or in the environment.
 export CSV_FILE ?= $(CURDIR)/data/dcgm_metrics_20250718_134233.csv
@@ -27,8 +27,8 @@ build:
 	dotnet build $(SOLUTION) -c $(CONFIGURATION)
 
 run:
-	dotnet build services/Telemetry.Standalone -c $(CONFIGURATION) -v quiet -nologo
-	dotnet $(STANDALONE_DLL)
+	dotnet build services/Telemetry.Embedded -c $(CONFIGURATION) -v quiet -nologo
+	dotnet $(EMBEDDED_DLL)
 
 test:
 	rm -rf $(RESULTS)

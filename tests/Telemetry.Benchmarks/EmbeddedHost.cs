@@ -1,4 +1,4 @@
-extern alias standalone;
+extern alias embedded;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -6,19 +6,19 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Storage;
 
-using StandaloneProgram = standalone::Program;
+using EmbeddedProgram = embedded::Program;
 
 namespace Telemetry.Benchmarks;
 
 /// <summary>
-/// The embedded host (the real Telemetry.Standalone Program) on Kestrel over loopback, plus one extra route,
+/// The embedded host (the real Telemetry.Embedded Program) on Kestrel over loopback, plus one extra route,
 /// <c>/bench/baseline/{name}</c>, that writes bytes held in memory: the "same host, same bytes, no work"
 /// baseline of the query-latency figure. It is a middleware in front of routing, so if anything it is a
 /// little cheaper than a routed endpoint, which only makes the comparison stricter.
 /// </summary>
 internal sealed class EmbeddedHost : IAsyncDisposable
 {
-    private readonly WebApplicationFactory<StandaloneProgram> _factory;
+    private readonly WebApplicationFactory<EmbeddedProgram> _factory;
     public HttpClient Client { get; }
     public IServiceProvider Services => _factory.Services;
     public BaselineResponses Baselines { get; } = new();
@@ -28,8 +28,8 @@ internal sealed class EmbeddedHost : IAsyncDisposable
     {
         // WebApplicationFactory looks for the host's content root next to the solution file by assembly name;
         // the services live one folder down.
-        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_STANDALONE",
-            Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Standalone"));
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_EMBEDDED",
+            Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Embedded"));
     }
 
     public EmbeddedHost(IReadOnlyDictionary<string, string> settings, IKeyValueStore? store = null, string? dataDir = null)
@@ -38,7 +38,7 @@ internal sealed class EmbeddedHost : IAsyncDisposable
         var port = FreePort();
         var metricsPort = FreePort();
         var baselines = Baselines;
-        _factory = new WebApplicationFactory<StandaloneProgram>().WithWebHostBuilder(builder =>
+        _factory = new WebApplicationFactory<EmbeddedProgram>().WithWebHostBuilder(builder =>
         {
             builder.UseSetting("PORT", port.ToString());
             builder.UseSetting("METRICS_PORT", metricsPort.ToString());

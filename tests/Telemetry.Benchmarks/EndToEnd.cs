@@ -8,7 +8,7 @@ internal sealed record EndToEndResult(string Store, long Samples, double Seconds
     double BeforeSeconds, double FirstQueryableSeconds, double DelayP50Ms, double DelayP99Ms, int DelaySamples, long QueryableInWindows, double CpuMicrosecondsPerSample);
 
 /// <summary>
-/// Figures 2 and 7: the embedded service run as shipped (`dotnet Telemetry.Standalone.dll` in a process of its own,
+/// Figures 2 and 7: the embedded service run as shipped (`dotnet Telemetry.Embedded.dll` in a process of its own,
 /// with its own server GC) streams the reference file with RATE=0 and LOOP=true (each pass is re-stamped, so every
 /// pass is new data) until N samples have been committed to the window store, i.e. are queryable. Committed samples
 /// are counted with the service's own <c>telemetry_samples_stored_total</c> (read from its metrics endpoint every
@@ -51,7 +51,7 @@ internal static class EndToEnd
                 ["CHECKPOINT_ENABLED"] = store == "sqlite" ? "true" : "false",
                 ["DATA_DIR"] = dataDir,
             };
-            await using var service = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
+            await using var service = await AppProcess.StartAsync("Embedded", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
             using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
             using var done = new CancellationTokenSource();
             var delays = new List<double>();

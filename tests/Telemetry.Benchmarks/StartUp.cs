@@ -20,7 +20,7 @@ internal static partial class Figures
         var publishDir = Directory.CreateTempSubdirectory("telemetry-bench-r2r-").FullName;
         try
         {
-            var project = Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Standalone");
+            var project = Path.Combine(Paths.RepositoryRoot, "services", "Telemetry.Embedded");
             var arguments = $"publish \"{project}\" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o \"{publishDir}\" -nologo -v quiet";
             Console.WriteLine($"    dotnet {arguments}");
             var publishing = Stopwatch.StartNew();
@@ -30,7 +30,7 @@ internal static partial class Figures
                 if (publish.ExitCode != 0) throw new InvalidOperationException($"dotnet publish (ReadyToRun) failed with exit code {publish.ExitCode}.");
             }
             Console.WriteLine($"    published in {publishing.Elapsed.TotalSeconds:0} s");
-            var r2r = Path.Combine(publishDir, "Telemetry.Standalone.dll");
+            var r2r = Path.Combine(publishDir, "Telemetry.Embedded.dll");
             var pgoOn = new Dictionary<string, string> { ["DOTNET_TieredPGO"] = "1" };
             var variants = new (string Id, string Name, string? Dll, Dictionary<string, string> Runtime)[]
             {
@@ -78,7 +78,7 @@ internal static partial class Figures
             // make run's environment: CSV_FILE and DATA_DIR (the Makefile exports both); the rate and the rest default.
             var environment = new Dictionary<string, string>(runtime) { ["CSV_FILE"] = Paths.ReferenceCsv, ["DATA_DIR"] = dataDir };
             var clock = Stopwatch.StartNew();
-            await using var service = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT", dll: dll);
+            await using var service = await AppProcess.StartAsync("Embedded", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT", dll: dll);
             using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{service.HealthPort}") };
             while (true)
             {

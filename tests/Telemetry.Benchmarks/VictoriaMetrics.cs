@@ -287,7 +287,7 @@ internal static partial class Figures
                 ["DATA_DIR"] = dataDir,
             };
             var clock = Stopwatch.StartNew();
-            await using (var service = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT"))
+            await using (var service = await AppProcess.StartAsync("Embedded", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT"))
             {
                 ours = await TimeIngestAsync("ours", clock, TimeSpan.Zero, import.Samples, async () => (long)await service.CounterAsync(StoredCounter),
                     () => service.Cpu, settled: null, feeding: null);
@@ -295,7 +295,7 @@ internal static partial class Figures
             // The same store, served by a fresh process with nothing to stream.
             environment["CSV_FILE"] = HeaderOnlyCsv(dataDir);
             environment["LOOP"] = "false";
-            await using var idle = await AppProcess.StartAsync("Standalone", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
+            await using var idle = await AppProcess.StartAsync("Embedded", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
             using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{idle.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
             ourQueries = await OurQueriesAsync(api, () => idle.Cpu, warmUp, fullRequests, tenthRequests);
             ourSeries = await OurSeriesAsync(api, () => idle.Cpu, fullRequests);

@@ -1,4 +1,4 @@
-extern alias standalone;
+extern alias embedded;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
@@ -6,12 +6,12 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
-using StandaloneProgram = standalone::Program;
+using EmbeddedProgram = embedded::Program;
 
 namespace Telemetry.Dashboard.Tests;
 
 /// <summary>
-/// The embedded host (the real Telemetry.Standalone program) on Kestrel over loopback, so a browser can load
+/// The embedded host (the real Telemetry.Embedded program) on Kestrel over loopback, so a browser can load
 /// it. By default it streams the reference file once, as fast as it goes, into memory. Tests add samples through
 /// the collector's own <see cref="IBatchSink"/>, which is what stores streamed samples.
 /// </summary>
@@ -19,7 +19,7 @@ public sealed class DashboardHost : IAsyncDisposable
 {
     public const int ReferenceGpus = 247, ReferenceHosts = 31, ReferenceSamples = 2470;
 
-    private readonly WebApplicationFactory<StandaloneProgram> _factory;
+    private readonly WebApplicationFactory<EmbeddedProgram> _factory;
 
     public static string ReferenceCsv => Path.Combine(AppContext.BaseDirectory, "Fixtures", "dcgm_metrics_20250718_134233.csv");
 
@@ -35,15 +35,15 @@ public sealed class DashboardHost : IAsyncDisposable
         while (root is not null && !File.Exists(Path.Combine(root, "TelemetryPipeline.sln"))) root = Path.GetDirectoryName(root);
         if (root is not null)
         {
-            Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_STANDALONE",
-                Path.Combine(root, "services", "Telemetry.Standalone"));
+            Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_TELEMETRY_EMBEDDED",
+                Path.Combine(root, "services", "Telemetry.Embedded"));
         }
     }
 
     public DashboardHost(IReadOnlyDictionary<string, string>? settings = null)
     {
         var port = FreePort();
-        _factory = new WebApplicationFactory<StandaloneProgram>().WithWebHostBuilder(builder =>
+        _factory = new WebApplicationFactory<EmbeddedProgram>().WithWebHostBuilder(builder =>
         {
             builder.UseSetting("PORT", port.ToString());
             builder.UseSetting("METRICS_PORT", FreePort().ToString());

@@ -1,4 +1,4 @@
-extern alias standalone;
+extern alias embedded;
 
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -7,7 +7,7 @@ namespace Telemetry.Imports.Tests;
 
 /// <summary>The embedded host in memory: windows in memory, the streamer given a header-only file so it is
 /// quiet, imports limited to a given size when a subclass says so.</summary>
-public class EmbeddedHostFactory : WebApplicationFactory<standalone::Program>
+public class EmbeddedHostFactory : WebApplicationFactory<embedded::Program>
 {
     private readonly long? _maxBytes;
 

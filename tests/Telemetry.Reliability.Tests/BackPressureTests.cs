@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Telemetry.Collector;
 using Telemetry.Reliability.Tests.Support;
-using Telemetry.Standalone;
+using Telemetry.Embedded;
 using Telemetry.Streamer;
 using Telemetry.Testing;
 

@@ -10,7 +10,7 @@ using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
 using Telemetry.Hosting;
 using Telemetry.Reliability.Tests.Support;
-using Telemetry.Standalone;
+using Telemetry.Embedded;
 using Telemetry.Streamer;
 using Telemetry.Testing;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Storage;
 using Telemetry.Reliability.Tests.Support;
-using Telemetry.Standalone;
+using Telemetry.Embedded;
 using Telemetry.Streamer;
 using Telemetry.Testing;
 

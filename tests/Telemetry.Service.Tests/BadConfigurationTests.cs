@@ -91,7 +91,7 @@ public sealed class BadConfigurationTests : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = _dir.Path,
         };
-        start.ArgumentList.Add(StandaloneDll());
+        start.ArgumentList.Add(EmbeddedDll());
         foreach (var name in Inherited) start.Environment.Remove(name);
         // Good values for everything else, so only the setting under test is wrong; if it were accepted the host
         // would run on free ports until the timeout below.
@@ -120,9 +120,9 @@ public sealed class BadConfigurationTests : IDisposable
     }
 
     /// <summary>The embedded host as built with these tests (copied next to them by the project reference).</summary>
-    private static string StandaloneDll()
+    private static string EmbeddedDll()
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "Telemetry.Standalone.dll");
+        var path = Path.Combine(AppContext.BaseDirectory, "Telemetry.Embedded.dll");
         Assert.True(File.Exists(path), $"{path} is missing");
         return path;
     }

@@ -1,4 +1,4 @@
-extern alias standalone;
+extern alias embedded;
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Telemetry.Core.Model;

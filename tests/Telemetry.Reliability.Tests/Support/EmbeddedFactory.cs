@@ -9,10 +9,10 @@ using Telemetry.Core.Windows;
 namespace Telemetry.Reliability.Tests.Support;
 
 /// <summary>The embedded host in memory. Defaults: memory store, the tiny fixture streamed once, no pacing.
-/// (Any type of the Standalone assembly names its entry point; <c>Program</c> itself is ambiguous here, since the
+/// (Any type of the embedded host's assembly names its entry point; <c>Program</c> itself is ambiguous here, since the
 /// collector and gateway programs are public too.)</summary>
 internal sealed class EmbeddedFactory(IReadOnlyDictionary<string, string>? settings = null, Action<IServiceCollection>? services = null)
-    : WebApplicationFactory<Telemetry.Standalone.BatchQueue>
+    : WebApplicationFactory<Telemetry.Embedded.BatchQueue>
 {
     private readonly TempDirectory _data = new();
 

@@ -35,7 +35,7 @@ internal sealed class HostProcess : IDisposable
             UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
-        start.ArgumentList.Add(TestPaths.StandaloneDll);
+        start.ArgumentList.Add(TestPaths.EmbeddedDll);
         var metricsPort = TestPaths.FreePort();
         start.Environment["PORT"] = port.ToString();
         start.Environment["METRICS_PORT"] = metricsPort.ToString();

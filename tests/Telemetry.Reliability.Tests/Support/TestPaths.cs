@@ -15,13 +15,13 @@ internal static class TestPaths
 
     /// <summary>The embedded host as a program to start in its own process. The build copies it next to
     /// the tests (with its runtimeconfig), since this project references it.</summary>
-    public static string StandaloneDll
+    public static string EmbeddedDll
     {
         get
         {
-            var local = Path.Combine(AppContext.BaseDirectory, "Telemetry.Standalone.dll");
+            var local = Path.Combine(AppContext.BaseDirectory, "Telemetry.Embedded.dll");
             if (File.Exists(local) && File.Exists(Path.ChangeExtension(local, ".runtimeconfig.json"))) return local;
-            throw new FileNotFoundException($"Telemetry.Standalone.dll with its runtimeconfig.json not found in {AppContext.BaseDirectory}");
+            throw new FileNotFoundException($"Telemetry.Embedded.dll with its runtimeconfig.json not found in {AppContext.BaseDirectory}");
         }
     }
 

@@ -1,4 +1,4 @@
-extern alias standalone;
+extern alias embedded;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -31,7 +31,7 @@ public class HostFactory<TEntryPoint>(IReadOnlyDictionary<string, string?> setti
 
 /// <summary>The embedded all-in-one host. Defaults: in-memory store, a header-only CSV (so the streamer ends
 /// at once and tests seed the data), one pass.</summary>
-public sealed class EmbeddedFactory : HostFactory<standalone::Program>
+public sealed class EmbeddedFactory : HostFactory<embedded::Program>
 {
     public const int ApiPort = 8081, MetricsPort = 9091;
 

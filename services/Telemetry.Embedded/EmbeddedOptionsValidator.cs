@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using Telemetry.Core.Storage;
 using Telemetry.Storage.Sqlite;
 
-namespace Telemetry.Standalone;
+namespace Telemetry.Embedded;
 
 /// <summary>With <c>CHECKPOINT_ENABLED=true</c>, opens the database in <c>DATA_DIR</c> at start-up, so a
 /// directory that cannot hold it stops the process with one line before the host starts (a failure while

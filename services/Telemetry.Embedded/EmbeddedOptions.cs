@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Configuration;
 using Telemetry.Hosting.Deployment;
 
-namespace Telemetry.Standalone;
+namespace Telemetry.Embedded;
 
 /// <summary>Settings of the embedded host itself.</summary>
 public sealed class EmbeddedOptions

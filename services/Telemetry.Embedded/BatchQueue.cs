@@ -5,7 +5,7 @@ using Telemetry.Core.Model;
 using Telemetry.Core.Pipeline;
 using Telemetry.Hosting;
 
-namespace Telemetry.Standalone;
+namespace Telemetry.Embedded;
 
 /// <summary>The embedded stand-in for pub/sub: a bounded channel. When the collector falls behind, the
 /// streamer waits at <see cref="PublishAsync"/> instead of memory growing. Each batch travels with the trace

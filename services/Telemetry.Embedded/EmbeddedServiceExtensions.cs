@@ -11,7 +11,7 @@ using Telemetry.Imports;
 using Telemetry.Streamer;
 using Telemetry.Storage.Sqlite;
 
-namespace Telemetry.Standalone;
+namespace Telemetry.Embedded;
 
 public static class EmbeddedServiceExtensions
 {

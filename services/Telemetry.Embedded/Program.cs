@@ -2,7 +2,7 @@ using Telemetry.Gateway;
 using Telemetry.Hosting;
 using Telemetry.Hosting.Observability;
 using Telemetry.Imports;
-using Telemetry.Standalone;
+using Telemetry.Embedded;
 
 return await HostRunner.RunAsync(() =>
 {

@@ -1,7 +1,7 @@
 using Telemetry.Core.Storage;
 using Telemetry.Core.Windows;
 
-namespace Telemetry.Standalone;
+namespace Telemetry.Embedded;
 
 /// <summary>Removes segments a crash left behind, once, at start-up, before the collector writes anything.</summary>
 public sealed partial class OrphanSweep(IKeyValueStore store, ILogger<OrphanSweep> logger) : IHostedService

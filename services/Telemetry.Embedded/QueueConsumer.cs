@@ -9,7 +9,7 @@ using Telemetry.Core.Resilience;
 using Telemetry.Hosting;
 using Telemetry.Hosting.Observability;
 
-namespace Telemetry.Standalone;
+namespace Telemetry.Embedded;
 
 /// <summary>
 /// The collector side of the embedded queue. One dispatcher takes batches off the queue and splits them by
