@@ -13,25 +13,23 @@ using Telemetry.Core.Queries;
 namespace Telemetry.Gateway;
 
 /// <summary>
-/// The 200 of <c>GET /api/v1/gpus/{id}/telemetry</c>: a <see cref="TelemetryResponse"/> written with
-/// <see cref="Utf8JsonWriter"/> straight from the page's samples to the response body. A full window is
-/// 10,000 points; a record per point serialised through the serializer's metadata path cost several times
-/// what writing the bytes costs (benchmark figure 5). The bytes are the serializer's, property for property
-/// (GatewayJsonTests holds them equal), and the endpoint still declares <see cref="TelemetryResponse"/>, so
-/// the OpenAPI document does not change.
+/// The 200 of <c>GET /api/v1/gpus/{id}/telemetry</c>: a <see cref="TelemetryResponse"/> written as bytes straight
+/// from the page's samples into the response body. A full window is 10,000 points and 1.3 MB; through the
+/// serializer's metadata path a record per point cost several times what writing the bytes costs (benchmark figure
+/// 5), and even <see cref="Utf8JsonWriter"/>'s per-token bookkeeping was a third of a whole-window request (figure 8).
+/// Each point is a few copies of bytes prepared once per page (property names, escaped metric names, a time's text).
+/// The bytes are the serializer's, property for property, with the gateway's JSON options (GatewayJsonTests holds
+/// them equal), and the endpoint still declares <see cref="TelemetryResponse"/>, so the OpenAPI document does not
+/// change. If the host asks for indented JSON, the serializer writes the page instead: the byte writer only knows
+/// the compact form.
 /// </summary>
 internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limit, string? nextCursor)
     : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
 {
-    private static readonly JsonEncodedText GpuId = JsonEncodedText.Encode("gpu_id");
-    private static readonly JsonEncodedText Data = JsonEncodedText.Encode("data");
-    private static readonly JsonEncodedText Timestamp = JsonEncodedText.Encode("timestamp");
-    private static readonly JsonEncodedText MetricName = JsonEncodedText.Encode("metric_name");
-    private static readonly JsonEncodedText Value = JsonEncodedText.Encode("value");
-    private static readonly JsonEncodedText SourceTimestamp = JsonEncodedText.Encode("source_timestamp");
-    private static readonly JsonEncodedText Pagination = JsonEncodedText.Encode("pagination");
-    private static readonly JsonEncodedText Limit = JsonEncodedText.Encode("limit");
-    private static readonly JsonEncodedText NextCursor = JsonEncodedText.Encode("next_cursor");
+    // The most a point takes besides its metric name: the fixed text (64 bytes), two times (at most 36 each, quoted
+    // with a seven-digit fraction, or 35 for a time with an offset) and a number (at most 24 bytes), with room to spare.
+    private const int PointBytesBesidesName = 256;
+    private const int BufferSizeHint = 16 * 1024;
 
     public int? StatusCode => StatusCodes.Status200OK;
 
@@ -43,69 +41,125 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
         var response = httpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json; charset=utf-8";
-        var body = response.BodyWriter;
-        // The writer settings the serializer would use with the gateway's JSON options (ASP.NET's escape
-        // less than the default encoder does).
         var json = httpContext.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        await using var writer = new Utf8JsonWriter(body, new JsonWriterOptions
+        if (json.WriteIndented)
         {
-            Encoder = json.Encoder,
-            Indented = json.WriteIndented,
-            IndentCharacter = json.IndentCharacter,
-            IndentSize = json.IndentSize,
-            NewLine = json.NewLine,
-            SkipValidation = true,
-        });
-        var names = new NameCache(json.Encoder);
-        writer.WriteStartObject();
-        writer.WriteString(GpuId, gpuId);
-        writer.WriteStartArray(Data);
-        WritePoints(writer, page.Samples, names);
-        writer.WriteEndArray();
-        writer.WriteStartObject(Pagination);
-        writer.WriteNumber(Limit, limit);
-        writer.WriteString(NextCursor, nextCursor);
-        writer.WriteEndObject();
-        writer.WriteEndObject();
-        // One flush for the whole page (at most MaxTelemetryPage points, about 1.3 MB), as for a body written
-        // in one piece: a flush every few kilobytes, as the serializer does, costs an await each (20+ for a full
-        // window), and each is a thread-pool round trip that a busy host makes slow.
-        writer.Flush();
-        await body.FlushAsync(httpContext.RequestAborted);
+            await JsonSerializer.SerializeAsync(response.Body, ToResponse(), json, httpContext.RequestAborted);
+            return;
+        }
+        Write(response.BodyWriter, json.Encoder);
+        // One flush for the whole page (at most MaxTelemetryPage points, about 1.3 MB), as for a body written in one
+        // piece: a flush every few kilobytes costs an await each (20+ for a full window), and each is a thread-pool
+        // round trip that a busy host makes slow.
+        await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
     }
+
+    private TelemetryResponse ToResponse() => new(gpuId,
+        [.. page.Samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
+        new CursorPagination(limit, nextCursor));
 
     /// <summary>Synchronous, so the loop's state stays out of the async state machine.</summary>
-    private static void WritePoints(Utf8JsonWriter writer, IReadOnlyList<MetricSample> samples, NameCache names)
+    private void Write(IBufferWriter<byte> body, JavaScriptEncoder? encoder)
     {
+        var output = new JsonBytes(body);
+        output.Append("{\"gpu_id\":"u8);
+        output.AppendString(gpuId, encoder);
+        output.Append(",\"data\":["u8);
         var times = new TimeJson();
         var sources = new TimeJson();
-        foreach (var sample in samples)
+        var names = new NameCache(encoder);
+        var first = true;
+        foreach (var sample in page.Samples)
         {
-            writer.WriteStartObject();
-            writer.WritePropertyName(Timestamp);
-            writer.WriteRawValue(times.Json(sample.Timestamp), skipInputValidation: true);
-            writer.WriteString(MetricName, names.Encoded(sample.MetricName));
-            WriteValue(writer, sample.Value);
-            writer.WritePropertyName(SourceTimestamp);
-            if (sample.SourceTimestamp is { } source) writer.WriteRawValue(sources.Json(source), skipInputValidation: true);
-            else writer.WriteNullValue();
-            writer.WriteEndObject();
+            var name = names.Quoted(sample.MetricName);
+            var point = output.Reserve(PointBytesBesidesName + name.Length);
+            var at = 0;
+            if (!first) point[at++] = (byte)',';
+            first = false;
+            Copy("{\"timestamp\":"u8, point, ref at);
+            Copy(times.Json(sample.Timestamp), point, ref at);
+            Copy(",\"metric_name\":"u8, point, ref at);
+            Copy(name, point, ref at);
+            Copy(",\"value\":"u8, point, ref at);
+            at += FormatNumber(sample.Value, point[at..]);
+            Copy(",\"source_timestamp\":"u8, point, ref at);
+            Copy(sample.SourceTimestamp is { } source ? sources.Json(source) : "null"u8, point, ref at);
+            point[at++] = (byte)'}';
+            output.Advance(at);
+        }
+        output.Append("],\"pagination\":{\"limit\":"u8);
+        output.Advance(FormatNumber(limit, output.Reserve(32)));
+        output.Append(",\"next_cursor\":"u8);
+        if (nextCursor is null) output.Append("null"u8);
+        else output.AppendString(nextCursor, encoder);
+        output.Append("}}"u8);
+        output.Commit();
+    }
+
+    private static void Copy(ReadOnlySpan<byte> bytes, Span<byte> destination, ref int at)
+    {
+        bytes.CopyTo(destination[at..]);
+        at += bytes.Length;
+    }
+
+    /// <summary>As the serializer writes a double: the shortest text that reads back as the same value, and an
+    /// <see cref="ArgumentException"/> for values JSON cannot hold. Whole values below 10^15 have the same text as
+    /// the integer, which is a fraction of the cost to format; most GPU metrics (utilisation, clocks, memory,
+    /// temperature) are whole.</summary>
+    private static int FormatNumber(double value, Span<byte> destination)
+    {
+        if (!double.IsFinite(value)) throw new ArgumentException($"{value} cannot be written as a JSON number.", nameof(value));
+        int written;
+        var formatted = Math.Abs(value) < 1e15 && value == Math.Truncate(value) && !(value == 0 && double.IsNegative(value))
+            ? ((long)value).TryFormat(destination, out written, default, CultureInfo.InvariantCulture)
+            : value.TryFormat(destination, out written, default, CultureInfo.InvariantCulture);
+        return formatted ? written : throw new InvalidOperationException("A number did not fit its buffer.");
+    }
+
+    /// <summary>The response body as spans of the pipe's own memory, handed back in pieces of at least
+    /// <see cref="BufferSizeHint"/> bytes instead of one write per token.</summary>
+    private ref struct JsonBytes(IBufferWriter<byte> body)
+    {
+        private Span<byte> _buffer;
+        private int _used;
+
+        public Span<byte> Reserve(int bytes)
+        {
+            if (_buffer.Length - _used < bytes)
+            {
+                Commit();
+                _buffer = body.GetSpan(Math.Max(bytes, BufferSizeHint));
+            }
+            return _buffer[_used..];
+        }
+
+        public void Advance(int bytes) => _used += bytes;
+
+        public void Append(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(Reserve(bytes.Length));
+            _used += bytes.Length;
+        }
+
+        public void AppendString(string text, JavaScriptEncoder? encoder) => Append(Quote(text, encoder));
+
+        public void Commit()
+        {
+            if (_used == 0) return;
+            body.Advance(_used);
+            _buffer = default;
+            _used = 0;
         }
     }
 
-    /// <summary>As the serializer writes a double. Whole values below 10^15 print as their integer digits in the
-    /// shortest round-trip form the serializer uses, and formatting them as integers costs a fraction; most
-    /// GPU metrics (utilisation, clocks, memory, temperature) are whole.</summary>
-    private static void WriteValue(Utf8JsonWriter writer, double value)
+    /// <summary>A JSON string as the serializer writes it with <paramref name="encoder"/> (null: the default one).</summary>
+    private static byte[] Quote(string text, JavaScriptEncoder? encoder)
     {
-        if (Math.Abs(value) < 1e15 && value == Math.Truncate(value) && !(value == 0 && double.IsNegative(value)))
-        {
-            writer.WriteNumber(Value, (long)value);
-        }
-        else
-        {
-            writer.WriteNumber(Value, value);
-        }
+        var escaped = JsonEncodedText.Encode(text, encoder).EncodedUtf8Bytes;
+        var quoted = new byte[escaped.Length + 2];
+        quoted[0] = quoted[^1] = (byte)'"';
+        escaped.CopyTo(quoted.AsSpan(1));
+        return quoted;
     }
 
     /// <summary>Times as the serializer writes them, formatted once per distinct time. Formatting was the dearest part
@@ -180,21 +234,22 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
         }
     }
 
-    /// <summary>A page holds few distinct metric names, each as one string instance per segment it came from:
-    /// each is escaped once, and found again by reference.</summary>
+    /// <summary>A page holds few distinct metric names, each (since <c>MetricNames</c> in the decoder) as one string
+    /// instance: each is escaped once and found again by reference; another instance of a known name by value.</summary>
     private sealed class NameCache(JavaScriptEncoder? encoder)
     {
-        private readonly List<(string Name, JsonEncodedText Encoded)> _names = [];
+        private readonly List<(string Name, byte[] Quoted)> _byReference = [];
+        private readonly Dictionary<string, byte[]> _byValue = new(StringComparer.Ordinal);
 
-        public JsonEncodedText Encoded(string name)
+        public ReadOnlySpan<byte> Quoted(string name)
         {
-            foreach (var (known, encoded) in CollectionsMarshal.AsSpan(_names))
+            foreach (var (known, quoted) in CollectionsMarshal.AsSpan(_byReference))
             {
-                if (ReferenceEquals(known, name)) return encoded;
+                if (ReferenceEquals(known, name)) return quoted;
             }
-            var added = JsonEncodedText.Encode(name, encoder);
-            if (_names.Count < 64) _names.Add((name, added));
-            return added;
+            if (!_byValue.TryGetValue(name, out var bytes)) _byValue[name] = bytes = Quote(name, encoder);
+            if (_byReference.Count < 64) _byReference.Add((name, bytes));
+            return bytes;
         }
     }
 }

@@ -127,7 +127,7 @@ internal static class BinarySegment
         {
             var length = checked((int)ReadVarint(span, ref at));
             if ((uint)(at + length) > (uint)span.Length) throw new InvalidDataException("Truncated window segment.");
-            metrics[m] = Encoding.UTF8.GetString(span.Slice(at, length));
+            metrics[m] = MetricNames.FromUtf8(span.Slice(at, length));
             at += length;
         }
 
