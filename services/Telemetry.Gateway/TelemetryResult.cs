@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.Extensions.Options;
 using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
+using Telemetry.Core.Windows;
 
 namespace Telemetry.Gateway;
 
@@ -47,46 +48,37 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
             await JsonSerializer.SerializeAsync(response.Body, ToResponse(), json, httpContext.RequestAborted);
             return;
         }
-        Write(response.BodyWriter, json.Encoder);
-        // One flush for the whole page (at most MaxTelemetryPage points, about 1.3 MB), as for a body written in one
-        // piece: a flush every few kilobytes costs an await each (20+ for a full window), and each is a thread-pool
-        // round trip that a busy host makes slow.
-        await response.BodyWriter.FlushAsync(httpContext.RequestAborted);
+        var body = response.BodyWriter;
+        var points = new PointWriter(json.Encoder);
+        Begin(body, json.Encoder);
+        foreach (var run in SampleRuns.Of(page.Samples))
+        {
+            points.Write(body, run);
+            // Sent run by run (a run is one stored segment, tens of kilobytes): the socket carries one run while the
+            // next is formatted, and the client reads it meanwhile. One flush for the whole 1.3 MB page left both
+            // idle while it was formatted: its median was ~30% slower in figure 8 (1.9-2.1 ms against 1.4-1.5 ms).
+            await body.FlushAsync(httpContext.RequestAborted);
+        }
+        End(body, json.Encoder);
+        await body.FlushAsync(httpContext.RequestAborted);
     }
 
     private TelemetryResponse ToResponse() => new(gpuId,
         [.. page.Samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
         new CursorPagination(limit, nextCursor));
 
-    /// <summary>Synchronous, so the loop's state stays out of the async state machine.</summary>
-    private void Write(IBufferWriter<byte> body, JavaScriptEncoder? encoder)
+    private void Begin(IBufferWriter<byte> body, JavaScriptEncoder? encoder)
     {
         var output = new JsonBytes(body);
         output.Append("{\"gpu_id\":"u8);
         output.AppendString(gpuId, encoder);
         output.Append(",\"data\":["u8);
-        var times = new TimeJson();
-        var sources = new TimeJson();
-        var names = new NameCache(encoder);
-        var first = true;
-        foreach (var sample in page.Samples)
-        {
-            var name = names.Quoted(sample.MetricName);
-            var point = output.Reserve(PointBytesBesidesName + name.Length);
-            var at = 0;
-            if (!first) point[at++] = (byte)',';
-            first = false;
-            Copy("{\"timestamp\":"u8, point, ref at);
-            Copy(times.Json(sample.Timestamp), point, ref at);
-            Copy(",\"metric_name\":"u8, point, ref at);
-            Copy(name, point, ref at);
-            Copy(",\"value\":"u8, point, ref at);
-            at += FormatNumber(sample.Value, point[at..]);
-            Copy(",\"source_timestamp\":"u8, point, ref at);
-            Copy(sample.SourceTimestamp is { } source ? sources.Json(source) : "null"u8, point, ref at);
-            point[at++] = (byte)'}';
-            output.Advance(at);
-        }
+        output.Commit();
+    }
+
+    private void End(IBufferWriter<byte> body, JavaScriptEncoder? encoder)
+    {
+        var output = new JsonBytes(body);
         output.Append("],\"pagination\":{\"limit\":"u8);
         output.Advance(FormatNumber(limit, output.Reserve(32)));
         output.Append(",\"next_cursor\":"u8);
@@ -94,6 +86,40 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
         else output.AppendString(nextCursor, encoder);
         output.Append("}}"u8);
         output.Commit();
+    }
+
+    /// <summary>The points of a page, run after run, with what it has formatted so far kept for the next run.</summary>
+    private sealed class PointWriter(JavaScriptEncoder? encoder)
+    {
+        private readonly TimeJson _times = new();
+        private readonly TimeJson _sources = new();
+        private readonly NameCache _names = new(encoder);
+        private bool _first = true;
+
+        /// <summary>Synchronous, so the loop's state stays out of the caller's async state machine.</summary>
+        public void Write(IBufferWriter<byte> body, ReadOnlySpan<MetricSample> samples)
+        {
+            var output = new JsonBytes(body);
+            foreach (ref readonly var sample in samples)
+            {
+                var name = _names.Quoted(sample.MetricName);
+                var point = output.Reserve(PointBytesBesidesName + name.Length);
+                var at = 0;
+                if (!_first) point[at++] = (byte)',';
+                _first = false;
+                Copy("{\"timestamp\":"u8, point, ref at);
+                Copy(_times.Json(sample.Timestamp), point, ref at);
+                Copy(",\"metric_name\":"u8, point, ref at);
+                Copy(name, point, ref at);
+                Copy(",\"value\":"u8, point, ref at);
+                at += FormatNumber(sample.Value, point[at..]);
+                Copy(",\"source_timestamp\":"u8, point, ref at);
+                Copy(sample.SourceTimestamp is { } source ? _sources.Json(source) : "null"u8, point, ref at);
+                point[at++] = (byte)'}';
+                output.Advance(at);
+            }
+            output.Commit();
+        }
     }
 
     private static void Copy(ReadOnlySpan<byte> bytes, Span<byte> destination, ref int at)

@@ -247,9 +247,18 @@ public sealed class WindowReader(IKeyValueStore store)
 /// <summary>A page's samples as the runs they were decoded in, neither copied into one array nor held in one:
 /// a full page as one array (10,000 samples, 400 kB) lands on the large-object heap, and every such
 /// allocation brings a full collection nearer. A run of one default-size segment stays below that heap.</summary>
-internal sealed class SampleRuns : IReadOnlyList<MetricSample>
+public sealed class SampleRuns : IReadOnlyList<MetricSample>
 {
     private readonly List<ArraySegment<MetricSample>> _runs = [];
+
+    /// <summary>The samples of <paramref name="samples"/> as contiguous runs: a writer of many samples walks spans
+    /// instead of calling through the list interface for each one.</summary>
+    public static IEnumerable<ArraySegment<MetricSample>> Of(IReadOnlyList<MetricSample> samples) => samples switch
+    {
+        SampleRuns runs => runs._runs,
+        MetricSample[] array => [new ArraySegment<MetricSample>(array)],
+        _ => [new ArraySegment<MetricSample>([.. samples])],
+    };
 
     public int Count { get; private set; }
 
