@@ -73,7 +73,7 @@ public static class TelemetryApi
         return new TelemetryResult(id, page, query.Limit, page.Next is { } next ? cursors.Seal(id, query, next) : null);
     }
 
-    internal static async Task<Results<Ok<SeriesResponse>, ProblemHttpResult>> GetSeries(
+    internal static async Task<Results<SeriesJsonResult, ProblemHttpResult>> GetSeries(
         WindowReader reader,
         string id,
         [FromQuery(Name = "start_time")] string? startTime,
@@ -84,7 +84,7 @@ public static class TelemetryApi
     {
         if (!QueryParameters.TryParseSeries(startTime, endTime, metric, points, out var query, out var problem)) return problem!;
         var series = await reader.ReadSeriesAsync(id, query, cancellationToken);
-        return series is null ? UnknownGpu(id) : TypedResults.Ok(SeriesResponse.From(id, series));
+        return series is null ? UnknownGpu(id) : new SeriesJsonResult(id, series);
     }
 
     internal static async Task<Ok<HostListResponse>> ListHosts(WindowReader reader, CancellationToken cancellationToken)

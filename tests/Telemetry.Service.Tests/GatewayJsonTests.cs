@@ -107,13 +107,60 @@ public sealed class GatewayJsonTests
         Assert.Equal(10_000, document.RootElement.GetProperty("data").GetArrayLength());
     }
 
+    public static TheoryData<string> SeriesCases => ["empty-no-range", "empty-range", "tricky"];
+
+    [Theory]
+    [MemberData(nameof(SeriesCases))]
+    public async Task Series_json_is_byte_for_byte_what_the_serializer_writes(string name)
+    {
+        SeriesResult result = name switch
+        {
+            "empty-no-range" => new SeriesResult(null, null, 0, []),
+            "empty-range" => new SeriesResult(T0, T0.AddTicks(1), 1, []),
+            _ => new SeriesResult(T0, T0.AddHours(1).AddTicks(3), 7_200_001,
+            [
+                new MetricSeries("DCGM_FI_DEV_GPU_TEMP",
+                [
+                    new SeriesPoint(T0, 41, 44, 42.333333333333336, 44, 3),
+                    new SeriesPoint(T0.AddTicks(7_200_001), -0.0, 0, 0, -0.0, 1),
+                    new SeriesPoint(T0.AddTicks(14_400_002), 1e-7, 1e21, 5e20, double.Epsilon, int.MaxValue),
+                ]),
+                new MetricSeries("temp \"quoted\" <b>&amp;</b> \\ \u0001 température_温度_😀",
+                [.. WholeAndNearlyWhole.Select((value, i) => new SeriesPoint(T0.AddSeconds(i), value, value, value / 3, value, i + 1))]),
+            ]),
+        };
+
+        var written = await WriteAsync(new SeriesJsonResult("GPU-ü\"1", result));
+        var expected = JsonSerializer.SerializeToUtf8Bytes(SeriesResponse.From("GPU-ü\"1", result), GatewayOptions());
+
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
+    }
+
+    [Fact]
+    public async Task A_host_that_asks_for_indented_json_gets_it_from_the_serializer()
+    {
+        using var indented = new ServiceCollection().AddLogging().AddTelemetryGateway()
+            .ConfigureHttpJsonOptions(json => json.SerializerOptions.WriteIndented = true).BuildServiceProvider();
+        var options = indented.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
+        var samples = new[] { new MetricSample(T0, "m", 1.5, null) };
+        var series = new SeriesResult(T0, T0, 1, [new MetricSeries("m", [new SeriesPoint(T0, 1.5, 1.5, 1.5, 1.5, 1)])]);
+
+        var page = await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 1, null), indented);
+        var buckets = await WriteAsync(new SeriesJsonResult("g", series), indented);
+
+        Assert.Equal(JsonSerializer.Serialize(new TelemetryResponse("g", [new TelemetryPoint(T0, "m", 1.5, null)], new CursorPagination(1, null)), options),
+            System.Text.Encoding.UTF8.GetString(page));
+        Assert.Equal(JsonSerializer.Serialize(SeriesResponse.From("g", series), options), System.Text.Encoding.UTF8.GetString(buckets));
+        Assert.Contains('\n', System.Text.Encoding.UTF8.GetString(page));
+    }
+
     private static readonly ServiceProvider Services = new ServiceCollection().AddLogging().AddTelemetryGateway().BuildServiceProvider();
 
     private static JsonSerializerOptions GatewayOptions() => Services.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
 
-    private static async Task<byte[]> WriteAsync(IResult result)
+    private static async Task<byte[]> WriteAsync(IResult result, IServiceProvider? services = null)
     {
-        var context = new DefaultHttpContext { RequestServices = Services };
+        var context = new DefaultHttpContext { RequestServices = services ?? Services };
         using var body = new MemoryStream();
         context.Response.Body = body;
         await result.ExecuteAsync(context);

@@ -1,4 +1,6 @@
+using System.Runtime.InteropServices;
 using Telemetry.Core.Model;
+using Telemetry.Core.Windows;
 
 namespace Telemetry.Core.Queries;
 
@@ -25,10 +27,9 @@ public sealed record SeriesResult(DateTime? Start, DateTime? End, long BucketTic
 /// </summary>
 public static class SeriesBuilder
 {
-    public static SeriesResult Build(IEnumerable<MetricSample> samples, DateTime? start, DateTime? end, int points)
+    public static SeriesResult Build(IReadOnlyList<MetricSample> ordered, DateTime? start, DateTime? end, int points)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(points, 1);
-        var ordered = samples as IReadOnlyList<MetricSample> ?? [.. samples];
         if (ordered.Count == 0 && (start is null || end is null))
         {
             return new SeriesResult(start, end, 0, []);
@@ -39,20 +40,23 @@ public static class SeriesBuilder
         var span = (decimal)to.Ticks - from.Ticks + 1;
         var width = (long)Math.Max(1, Math.Ceiling(span / points));
 
-        var byMetric = new Dictionary<string, List<Accumulator>>(StringComparer.Ordinal);
-        foreach (var sample in ordered)
+        var metrics = new MetricBuckets();
+        foreach (var run in SampleRuns.Of(ordered))
         {
-            var ticks = sample.Timestamp.Ticks;
-            if (ticks < from.Ticks || ticks > to.Ticks) continue;
-            var bucket = (ticks - from.Ticks) / width;
-            if (!byMetric.TryGetValue(sample.MetricName, out var buckets)) byMetric[sample.MetricName] = buckets = [];
-            // Samples come in time order, so a metric's buckets are met in order: only the last one can grow.
-            if (buckets.Count == 0 || buckets[^1].Index != bucket) buckets.Add(new Accumulator(bucket));
-            buckets[^1].Add(sample.Value);
+            foreach (ref readonly var sample in run.AsSpan())
+            {
+                var ticks = sample.Timestamp.Ticks;
+                if (ticks < from.Ticks || ticks > to.Ticks) continue;
+                var bucket = (ticks - from.Ticks) / width;
+                var buckets = metrics.Of(sample.MetricName);
+                // Samples come in time order, so a metric's buckets are met in order: only the last one can grow.
+                if (buckets.Count == 0 || buckets[^1].Index != bucket) buckets.Add(new Accumulator(bucket));
+                CollectionsMarshal.AsSpan(buckets)[^1].Add(sample.Value);
+            }
         }
 
-        var series = new List<MetricSeries>(byMetric.Count);
-        foreach (var (metric, buckets) in byMetric.OrderBy(pair => pair.Key, StringComparer.Ordinal))
+        var series = new List<MetricSeries>(metrics.Count);
+        foreach (var (metric, buckets) in metrics.OrderBy(pair => pair.Name, StringComparer.Ordinal))
         {
             var list = new SeriesPoint[buckets.Count];
             for (var i = 0; i < list.Length; i++) list[i] = buckets[i].ToPoint(from.Ticks, width);
@@ -61,12 +65,33 @@ public static class SeriesBuilder
         return new SeriesResult(from, to, width, series);
     }
 
-    private sealed class Accumulator(long index)
+    /// <summary>Each metric's buckets. The decoder hands out one string instance per name (MetricNames), so a
+    /// sample's metric is found by reference among a handful; another instance of a known name, by value.</summary>
+    private sealed class MetricBuckets : List<(string Name, List<Accumulator> Buckets)>
+    {
+        private readonly Dictionary<string, List<Accumulator>> _byValue = new(StringComparer.Ordinal);
+
+        public List<Accumulator> Of(string name)
+        {
+            foreach (var (known, buckets) in CollectionsMarshal.AsSpan(this))
+            {
+                if (ReferenceEquals(known, name)) return buckets;
+            }
+            if (!_byValue.TryGetValue(name, out var found))
+            {
+                _byValue[name] = found = [];
+                Add((name, found));
+            }
+            return found;
+        }
+    }
+
+    private struct Accumulator(long index)
     {
         private double _min = double.PositiveInfinity, _max = double.NegativeInfinity, _sum, _last;
         private int _count;
 
-        public long Index { get; } = index;
+        public readonly long Index { get; } = index;
 
         public void Add(double value)
         {
@@ -78,7 +103,7 @@ public static class SeriesBuilder
             _count++;
         }
 
-        public SeriesPoint ToPoint(long from, long width) =>
+        public readonly SeriesPoint ToPoint(long from, long width) =>
             new(new DateTime(from + Index * width, DateTimeKind.Utc), _min, _max, _sum / _count, _last, _count);
     }
 }

@@ -1,0 +1,106 @@
+using System.Buffers;
+using System.Reflection;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
+using Telemetry.Core.Queries;
+
+namespace Telemetry.Gateway;
+
+/// <summary>
+/// The 200 of <c>GET /api/v1/gpus/{id}/series</c>: a <see cref="SeriesResponse"/> written as bytes, as
+/// <see cref="TelemetryResult"/> writes a page. Through the serializer, a whole window's ~3,000 buckets cost more to
+/// write than to compute: a record per bucket, and four doubles each formatted the long way although three of them
+/// (min, max, last) are sample values and mostly whole. The bytes are the serializer's with the gateway's options
+/// (GatewayJsonTests holds them equal); indented JSON, if the host asks for it, comes from the serializer.
+/// </summary>
+internal sealed class SeriesJsonResult(string gpuId, SeriesResult result)
+    : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+{
+    // A bucket's fixed text (60 bytes), its time (at most 36) and four numbers and a count (at most 24 each).
+    private const int BucketBytes = 256;
+
+    public int? StatusCode => StatusCodes.Status200OK;
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(SeriesResponse), ["application/json"]));
+
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        var json = httpContext.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        if (json.WriteIndented)
+        {
+            await JsonSerializer.SerializeAsync(response.Body, SeriesResponse.From(gpuId, result), json, httpContext.RequestAborted);
+            return;
+        }
+        var body = response.BodyWriter;
+        var times = new TimeJson();
+        Begin(body, json.Encoder, times);
+        for (var i = 0; i < result.Series.Count; i++)
+        {
+            WriteSeries(body, json.Encoder, times, result.Series[i], first: i == 0);
+            // One metric at a time on the wire while the next is formatted (see TelemetryResult).
+            await body.FlushAsync(httpContext.RequestAborted);
+        }
+        End(body);
+        await body.FlushAsync(httpContext.RequestAborted);
+    }
+
+    private void Begin(IBufferWriter<byte> body, JavaScriptEncoder? encoder, TimeJson times)
+    {
+        var output = new JsonBytes(body);
+        output.Append("{\"gpu_id\":"u8);
+        output.AppendString(gpuId, encoder);
+        output.Append(",\"start_time\":"u8);
+        output.Append(result.Start is { } start ? times.Json(start) : "null"u8);
+        output.Append(",\"end_time\":"u8);
+        output.Append(result.End is { } end ? times.Json(end) : "null"u8);
+        output.Append(",\"bucket_seconds\":"u8);
+        output.Advance(JsonBytes.FormatNumber(result.BucketTicks / (double)TimeSpan.TicksPerSecond, output.Reserve(32)));
+        output.Append(",\"series\":["u8);
+        output.Commit();
+    }
+
+    /// <summary>Synchronous, so the loop's state stays out of the async state machine.</summary>
+    private static void WriteSeries(IBufferWriter<byte> body, JavaScriptEncoder? encoder, TimeJson times, MetricSeries series, bool first)
+    {
+        var output = new JsonBytes(body);
+        output.Append(first ? "{\"metric_name\":"u8 : ",{\"metric_name\":"u8);
+        output.AppendString(series.MetricName, encoder);
+        output.Append(",\"points\":["u8);
+        for (var i = 0; i < series.Points.Count; i++)
+        {
+            var point = series.Points[i];
+            var bucket = output.Reserve(BucketBytes);
+            var at = 0;
+            JsonBytes.Copy(i == 0 ? "{\"timestamp\":"u8 : ",{\"timestamp\":"u8, bucket, ref at);
+            JsonBytes.Copy(times.Json(point.Timestamp), bucket, ref at);
+            JsonBytes.Copy(",\"min\":"u8, bucket, ref at);
+            at += JsonBytes.FormatNumber(point.Min, bucket[at..]);
+            JsonBytes.Copy(",\"max\":"u8, bucket, ref at);
+            at += JsonBytes.FormatNumber(point.Max, bucket[at..]);
+            JsonBytes.Copy(",\"avg\":"u8, bucket, ref at);
+            at += JsonBytes.FormatNumber(point.Avg, bucket[at..]);
+            JsonBytes.Copy(",\"last\":"u8, bucket, ref at);
+            at += JsonBytes.FormatNumber(point.Last, bucket[at..]);
+            JsonBytes.Copy(",\"count\":"u8, bucket, ref at);
+            at += JsonBytes.FormatNumber(point.Count, bucket[at..]);
+            bucket[at++] = (byte)'}';
+            output.Advance(at);
+        }
+        output.Append("]}"u8);
+        output.Commit();
+    }
+
+    private static void End(IBufferWriter<byte> body)
+    {
+        var output = new JsonBytes(body);
+        output.Append("]}"u8);
+        output.Commit();
+    }
+}
