@@ -12,7 +12,9 @@ public static class GatewayServiceExtensions
     /// <see cref="IKeyValueStore"/>.</summary>
     public static IServiceCollection AddTelemetryGateway(this IServiceCollection services)
     {
-        services.AddSingleton<WindowReader>();
+        services.AddSettings<QueryOptions>();
+        services.AddSingleton(provider => new WindowReader(provider.GetRequiredService<IKeyValueStore>(),
+            provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueryOptions>>().Value.CacheSamples));
         services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;

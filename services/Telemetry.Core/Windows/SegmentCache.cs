@@ -3,13 +3,14 @@ using Telemetry.Core.Model;
 namespace Telemetry.Core.Windows;
 
 /// <summary>
-/// The decoded samples of the small trailing segments a writer committed itself. The binary-counter tail is
-/// read back, decoded and folded on nearly every append of a busy GPU, and that read-and-decode was a tenth of
-/// the embedded pipeline's CPU (docs/performance.md); served from here it costs a dictionary lookup.
-/// <para>Always correct, whoever else writes: a segment key is fresh for every write and its value never
-/// changes, so cached samples are exactly what the store holds under that key for as long as any manifest
-/// names it. Entries leave when the writer replaces or drops the segment. Bounded by a sample count: when
-/// full, new segments are simply not cached and are read from the store as before.</para>
+/// Decoded segments by key. The writer keeps the small trailing segments it committed itself: the binary-counter
+/// tail is read back, decoded and folded on nearly every append of a busy GPU, and that read-and-decode was a tenth
+/// of the embedded pipeline's CPU (docs/performance.md). The reader keeps the segments queries decoded: a dashboard
+/// polling a GPU's window, or anyone reading it twice, would otherwise decode the same 10,000 samples each time.
+/// <para>Always correct, whoever else writes: a segment key is fresh for every write and its value never changes,
+/// so cached samples are exactly what the store holds under that key for as long as any manifest names it. Callers
+/// must not change a cached array. Bounded by a sample count: when full, the entries added longest ago make room
+/// (segments a writer has since replaced are never asked for again, so they age out).</para>
 /// </summary>
 internal sealed class SegmentCache(int capacitySamples)
 {
@@ -17,6 +18,7 @@ internal sealed class SegmentCache(int capacitySamples)
     public const int DefaultCapacitySamples = 1 << 20;
 
     private readonly Dictionary<string, MetricSample[]> _segments = new(StringComparer.Ordinal);
+    private readonly Queue<string> _added = new();
     private readonly Lock _lock = new();
     private int _samples;
 
@@ -30,15 +32,28 @@ internal sealed class SegmentCache(int capacitySamples)
         lock (_lock) return _segments.TryGetValue(key, out samples!);
     }
 
-    /// <summary>Keeps a copy of a segment just committed under <paramref name="key"/>.</summary>
+    /// <summary>Keeps a copy of a segment under <paramref name="key"/> (the array itself when it is whole).</summary>
     public void Add(string key, ArraySegment<MetricSample> samples)
     {
+        if (samples.Count > capacitySamples) return;
         lock (_lock)
         {
-            if (_samples + samples.Count > capacitySamples || _segments.ContainsKey(key)) return;
+            if (_segments.ContainsKey(key)) return;
+            while (_samples + samples.Count > capacitySamples && _added.TryDequeue(out var oldest))
+            {
+                if (_segments.Remove(oldest, out var evicted)) _samples -= evicted.Length;
+            }
             // Pieces are cut from arrays nothing writes to after the plan is built; a whole array is kept as is.
             _segments[key] = samples.Offset == 0 && samples.Count == samples.Array!.Length ? samples.Array : samples.ToArray();
             _samples += samples.Count;
+            _added.Enqueue(key);
+            // Keys removed by Remove stay queued until their turn; drop them once they outnumber the live ones.
+            if (_added.Count > 2 * _segments.Count + 1024)
+            {
+                var live = _added.Where(_segments.ContainsKey).ToList();
+                _added.Clear();
+                foreach (var alive in live) _added.Enqueue(alive);
+            }
         }
     }
 

@@ -11,9 +11,14 @@ namespace Telemetry.Core.Windows;
 /// metric filter leaves the first guess short — one more. A segment deleted between the two reads (a writer
 /// compacted it) makes the read start over from a fresh manifest.
 /// </summary>
-public sealed class WindowReader(IKeyValueStore store)
+public sealed class WindowReader(IKeyValueStore store, int cachedSamples = WindowReader.DefaultCachedSamples)
 {
+    /// <summary>Decoded samples kept for later queries: about 80 MB, the whole windows of ~200 GPUs at the default
+    /// window size (<c>QUERY_CACHE_SAMPLES</c>; 0 turns the cache off).</summary>
+    public const int DefaultCachedSamples = 2 << 20;
+
     private const int MaxReadAttempts = 5;
+    private readonly SegmentCache _decoded = new(cachedSamples);
     private volatile DirectorySnapshot? _directory;
     // The summary of each listed GPU's manifest version: a listing pages through manifests that mostly did not
     // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.
@@ -125,18 +130,12 @@ public sealed class WindowReader(IKeyValueStore store)
         foreach (var chunk in segments.Chunk(SeriesSegmentsPerRead))
         {
             var keys = Array.ConvertAll(chunk, segment => WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id));
-            var read = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
+            var read = await ReadSegmentsAsync(keys, cancellationToken).ConfigureAwait(false);
+            if (read is null) return null;
             for (var i = 0; i < chunk.Length; i++)
             {
-                if (!read.TryGetValue(keys[i], out var stored)) return null;
-                var samples = WindowCodec.DecodeSegment(stored.Value, chunk[i].Skip, from, to);
-                var kept = 0;
-                foreach (var sample in samples)
-                {
-                    if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
-                    samples[kept++] = sample;
-                }
-                found.Add(new ArraySegment<MetricSample>(samples, 0, kept));
+                var samples = InRange(read[i], chunk[i].Skip, from, to);
+                found.Add(query.Metrics is { Count: > 0 } metrics ? Matching(samples, sample => metrics.Contains(sample.MetricName)) : samples);
             }
         }
         return found;
@@ -173,23 +172,21 @@ public sealed class WindowReader(IKeyValueStore store)
                     take++;
                 }
             }
-            var keys = new List<string>(take);
-            for (var i = next; i < next + take; i++) keys.Add(WindowKeys.Segment(manifest.Gpu.Uuid, manifest.Segments[candidates[i]].Id));
-            var read = await store.GetManyAsync(keys, cancellationToken).ConfigureAwait(false);
-            for (var i = next; i < next + take && found.Count < wanted; i++)
+            var keys = new string[take];
+            for (var i = 0; i < take; i++) keys[i] = WindowKeys.Segment(manifest.Gpu.Uuid, manifest.Segments[candidates[next + i]].Id);
+            var read = await ReadSegmentsAsync(keys, cancellationToken).ConfigureAwait(false);
+            if (read is null) return null;
+            for (var i = 0; i < take && found.Count < wanted; i++)
             {
-                var segment = manifest.Segments[candidates[i]];
-                if (!read.TryGetValue(WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id), out var stored)) return null;
-                var samples = WindowCodec.DecodeSegment(stored.Value, segment.Skip, from, to);
-                var kept = 0; // the samples that pass are moved to the front of the decoded run, which then joins the page
-                foreach (var sample in samples)
+                var samples = InRange(read[i], manifest.Segments[candidates[next + i]].Skip, from, to);
+                if (query.After is not null || query.Metrics is { Count: > 0 })
                 {
-                    if (found.Count + kept == wanted) break;
-                    if (query.After is { } position && !position.Precedes(sample)) continue;
-                    if (query.Metrics is { Count: > 0 } metrics && !metrics.Contains(sample.MetricName)) continue;
-                    samples[kept++] = sample;
+                    var (position, metrics) = (query.After, query.Metrics);
+                    samples = Matching(samples, sample =>
+                        (position is not { } cursor || cursor.Precedes(sample)) && (metrics is not { Count: > 0 } || metrics.Contains(sample.MetricName)));
                 }
-                found.Add(new ArraySegment<MetricSample>(samples, 0, kept));
+                if (found.Count + samples.Count > wanted) samples = samples[..(wanted - found.Count)];
+                found.Add(samples);
             }
             next += take;
         }
@@ -197,6 +194,61 @@ public sealed class WindowReader(IKeyValueStore store)
         if (found.Count <= query.Limit) return new TelemetryPage(found, null);
         found.RemoveLast();
         return new TelemetryPage(found, TelemetryCursor.After(found[found.Count - 1]));
+    }
+
+    /// <summary>Each key's decoded samples, in the order of <paramref name="keys"/>: from the cache, else in one bulk
+    /// read, decoded whole and cached. Null when a segment is gone (a writer compacted it since the manifest was read).
+    /// </summary>
+    private async Task<MetricSample[][]?> ReadSegmentsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    {
+        var decoded = new MetricSample[keys.Count][];
+        List<int>? missing = null;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (!_decoded.TryGet(keys[i], out decoded[i])) (missing ??= []).Add(i);
+        }
+        if (missing is null) return decoded;
+        var read = await store.GetManyAsync([.. missing.Select(i => keys[i])], cancellationToken).ConfigureAwait(false);
+        foreach (var i in missing)
+        {
+            if (!read.TryGetValue(keys[i], out var stored)) return null;
+            decoded[i] = WindowCodec.DecodeSegment(stored.Value);
+            _decoded.Add(keys[i], decoded[i]);
+        }
+        return decoded;
+    }
+
+    /// <summary>The samples of a decoded segment from index <paramref name="skip"/> on whose times lie in
+    /// [<paramref name="from"/>, <paramref name="to"/>] (a segment's times never decrease), without copying.</summary>
+    private static ArraySegment<MetricSample> InRange(MetricSample[] samples, int skip, long from, long to)
+    {
+        var first = Math.Min(skip, samples.Length);
+        var end = samples.Length;
+        if (from != long.MinValue) first = FirstAtOrAfter(samples, first, end, from);
+        if (to != long.MaxValue) end = FirstAtOrAfter(samples, first, end, to == long.MaxValue ? to : to + 1);
+        return new ArraySegment<MetricSample>(samples, first, end - first);
+
+        static int FirstAtOrAfter(MetricSample[] samples, int low, int high, long ticks)
+        {
+            while (low < high)
+            {
+                var middle = low + (high - low) / 2;
+                if (samples[middle].Timestamp.Ticks < ticks) low = middle + 1;
+                else high = middle;
+            }
+            return low;
+        }
+    }
+
+    /// <summary>A copy of the samples that pass: cached arrays are shared and never changed.</summary>
+    private static ArraySegment<MetricSample> Matching(ArraySegment<MetricSample> samples, Func<MetricSample, bool> passes)
+    {
+        var kept = new List<MetricSample>();
+        foreach (var sample in samples)
+        {
+            if (passes(sample)) kept.Add(sample);
+        }
+        return kept.Count == samples.Count ? samples : new ArraySegment<MetricSample>([.. kept]);
     }
 
     /// <summary>Every known GPU, ordered by hostname, then GPU index, then uuid. The buckets are read on every

@@ -85,25 +85,32 @@ public sealed class SegmentCacheTests
     }
 
     [Fact]
-    public void The_cache_holds_no_more_samples_than_its_capacity_and_frees_what_is_removed()
+    public void The_cache_holds_no_more_samples_than_its_capacity_makes_room_from_the_oldest_and_frees_what_is_removed()
     {
         var cache = new SegmentCache(capacitySamples: 100);
         var samples = Instants(0, 6).ToArray(); // 60 samples
+        var other = Instants(6, 12).ToArray();
 
         cache.Add("a", samples);
-        cache.Add("b", samples);
-
         Assert.True(cache.TryGet("a", out var held));
         Assert.Same(samples, held);
-        Assert.False(cache.TryGet("b", out _));
-        Assert.Equal(60, cache.Samples);
 
-        cache.Remove("a");
-        cache.Add("b", new ArraySegment<MetricSample>(samples, 10, 20));
-
+        cache.Add("b", other); // 120 > 100: "a", added first, makes room
         Assert.False(cache.TryGet("a", out _));
         Assert.True(cache.TryGet("b", out held));
+        Assert.Same(other, held);
+        Assert.Equal(60, cache.Samples);
+
+        cache.Remove("b");
+        cache.Add("c", new ArraySegment<MetricSample>(samples, 10, 20));
+        cache.Add("d", new ArraySegment<MetricSample>(samples, 0, 10));
+        cache.Add("too-big", Instants(0, 11).ToArray()); // 110 samples: never cached, evicts nothing
+
+        Assert.False(cache.TryGet("b", out _));
+        Assert.False(cache.TryGet("too-big", out _));
+        Assert.True(cache.TryGet("c", out held));
         Assert.Equal(samples[10..30], held);
-        Assert.Equal(20, cache.Samples);
+        Assert.True(cache.TryGet("d", out _));
+        Assert.Equal(30, cache.Samples);
     }
 }

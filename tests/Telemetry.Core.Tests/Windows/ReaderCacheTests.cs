@@ -1,0 +1,99 @@
+using Telemetry.Core.Model;
+using Telemetry.Core.Queries;
+using Telemetry.Core.Storage;
+using Telemetry.Core.Tests.Storage;
+using Telemetry.Core.Windows;
+using static Telemetry.Core.Tests.Windows.WindowTestData;
+
+namespace Telemetry.Core.Tests.Windows;
+
+/// <summary>The reader keeps decoded segments (<see cref="WindowReader.DefaultCachedSamples"/>): what it answers must be
+/// what an uncached reader answers, whatever writers do meanwhile and whatever filters earlier queries used.</summary>
+public sealed class ReaderCacheTests
+{
+    private static readonly WindowOptions Options = new() { MaxEntries = 600, SegmentCapacity = 32 };
+
+    [Fact]
+    public async Task A_window_read_again_costs_only_its_manifest_and_reads_the_same()
+    {
+        var counting = new CountingStore(new MemoryKeyValueStore());
+        var gpu = Gpu(0, 0);
+        var writer = new WindowWriter(counting, Options);
+        for (var from = 0; from < 60; from += 5) await writer.AppendAsync([new GpuSamples(gpu, Instants(from, from + 5))]);
+        var cached = new WindowReader(counting);
+        var uncached = new WindowReader(counting, cachedSamples: 0);
+
+        var first = await CostAsync(counting, () => cached.QueryAsync(gpu.Uuid, Everything));
+        var again = await CostAsync(counting, () => cached.QueryAsync(gpu.Uuid, Everything));
+        var series = await CostAsync(counting, () => cached.ReadSeriesAsync(gpu.Uuid, new SeriesQuery(Points: 7)));
+        var without = await CostAsync(counting, () => uncached.QueryAsync(gpu.Uuid, Everything));
+        var withoutAgain = await CostAsync(counting, () => uncached.QueryAsync(gpu.Uuid, Everything));
+
+        Assert.Equal(2, first.Calls);   // the manifest, then one bulk read of the segments
+        Assert.Equal(1, again.Calls);   // the manifest only
+        Assert.Equal(1, series.Calls);
+        Assert.Equal(2, without.Calls);
+        Assert.Equal(2, withoutAgain.Calls);
+        Assert.Equal(600, first.Result!.Samples.Count);
+        Assert.Equal(first.Result.Samples, again.Result!.Samples);
+        Assert.Equal(without.Result!.Samples, again.Result.Samples);
+        Assert.Equal(600, series.Result!.Series.Sum(metric => metric.Points.Sum(point => point.Count)));
+    }
+
+    [Fact]
+    public async Task Filtered_queries_leave_the_cached_samples_as_they_were()
+    {
+        var store = new MemoryKeyValueStore();
+        var gpu = Gpu(0, 0);
+        var writer = new WindowWriter(store, Options);
+        for (var from = 0; from < 40; from += 4) await writer.AppendAsync([new GpuSamples(gpu, Instants(from, from + 4))]);
+        var cached = new WindowReader(store);
+        var expected = (await new WindowReader(store, cachedSamples: 0).QueryAsync(gpu.Uuid, Everything))!.Samples.ToList();
+        Assert.Equal(expected, (await cached.QueryAsync(gpu.Uuid, Everything))!.Samples);
+
+        // A metric filter, a time range, a cursor and a page limit, each over the cached segments.
+        var rare = await cached.QueryAsync(gpu.Uuid, new TelemetryQuery(Metrics: new HashSet<string> { Metrics[3] }, Limit: 1000));
+        Assert.Equal(expected.Where(s => s.MetricName == Metrics[3]), rare!.Samples);
+        var range = await cached.QueryAsync(gpu.Uuid, new TelemetryQuery(Sample(10, 0).Timestamp, Sample(20, 9).Timestamp, Limit: 35));
+        Assert.Equal(expected.Where(s => s.Timestamp >= Sample(10, 0).Timestamp).Take(35), range!.Samples);
+        var next = await cached.QueryAsync(gpu.Uuid, new TelemetryQuery(Sample(10, 0).Timestamp, Sample(20, 9).Timestamp, Limit: 1000, After: range.Next));
+        Assert.Equal(expected.Where(s => s.Timestamp >= Sample(10, 0).Timestamp && s.Timestamp <= Sample(20, 9).Timestamp).Skip(35), next!.Samples);
+        var series = await cached.ReadSeriesAsync(gpu.Uuid, new SeriesQuery(Metrics: new HashSet<string> { Metrics[5] }, Points: 3));
+        Assert.Equal(40, series!.Series.Single().Points.Sum(point => point.Count));
+
+        Assert.Equal(expected, (await cached.QueryAsync(gpu.Uuid, Everything))!.Samples);
+    }
+
+    [Theory]
+    [InlineData(WindowReader.DefaultCachedSamples)]
+    [InlineData(100)] // smaller than a window: entries keep making room for each other
+    public async Task A_cached_reader_answers_as_an_uncached_one_while_a_writer_replaces_segments(int cachedSamples)
+    {
+        var store = new MemoryKeyValueStore();
+        var gpus = new[] { Gpu(0, 0), Gpu(0, 1) };
+        var writer = new WindowWriter(store, Options);
+        var cached = new WindowReader(store, cachedSamples);
+        var uncached = new WindowReader(store, cachedSamples: 0);
+        for (var from = 0; from < 150; from += 3)
+        {
+            // Late samples too, so segments are rewritten in the middle of the window, not only at its end.
+            await writer.AppendAsync([.. gpus.Select((gpu, g) => new GpuSamples(gpu, [.. Instants(from, from + 3, gpu: g), .. Instants(from / 2, from / 2 + 1, gpu: g)]))]);
+            foreach (var gpu in gpus)
+            {
+                var range = new TelemetryQuery(Sample(from / 3, 0).Timestamp, Sample(from, 9).Timestamp, Limit: 1000);
+                Assert.Equal((await uncached.QueryAsync(gpu.Uuid, Everything))!.Samples, (await cached.QueryAsync(gpu.Uuid, Everything))!.Samples);
+                Assert.Equal((await uncached.QueryAsync(gpu.Uuid, range))!.Samples, (await cached.QueryAsync(gpu.Uuid, range))!.Samples);
+                var expected = await uncached.ReadSeriesAsync(gpu.Uuid, new SeriesQuery(Points: 9));
+                var actual = await cached.ReadSeriesAsync(gpu.Uuid, new SeriesQuery(Points: 9));
+                Assert.Equal(expected!.Series.SelectMany(m => m.Points), actual!.Series.SelectMany(m => m.Points));
+            }
+        }
+    }
+
+    private static async Task<(T Result, int Calls)> CostAsync<T>(CountingStore store, Func<Task<T>> query)
+    {
+        store.Reset();
+        var result = await query();
+        return (result, store.Total);
+    }
+}
