@@ -12,7 +12,7 @@ public sealed class BadConfigurationTests : IDisposable
     private static readonly string[] Inherited =
         ["CSV_FILE", "RATE", "WORKERS", "LOOP", "BATCH_SIZE", "DATA_DIR", "CHECKPOINT_ENABLED", "MAX_ENTRIES", "LOG_LEVEL", "LOG_FORMAT",
          "PORT", "METRICS_PORT", "QUEUE_CAPACITY", "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "ASPNETCORE_URLS",
-         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL"];
+         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "QUERY_CACHE_SAMPLES"];
 
     private readonly TempDirectory _dir = new();
 
@@ -27,6 +27,7 @@ public sealed class BadConfigurationTests : IDisposable
         { "PORT", "70000", "65535" },
         { "CHECKPOINT_ENABLED", "maybe", "maybe" },
         { "OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4317", "jaeger:4317" }, // no scheme: "jaeger" would be read as one
+        { "QUERY_CACHE_SAMPLES", "-1", "100000000" },
     };
 
     [Theory]
