@@ -41,12 +41,9 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result)
         var body = response.BodyWriter;
         var times = new TimeJson();
         Begin(body, json.Encoder, times);
-        for (var i = 0; i < result.Series.Count; i++)
-        {
-            WriteSeries(body, json.Encoder, times, result.Series[i], first: i == 0);
-            // One metric at a time on the wire while the next is formatted (see TelemetryResult).
-            await body.FlushAsync(httpContext.RequestAborted);
-        }
+        // One flush for the whole answer: at ~280 KB for a whole window, sending it metric by metric as the raw query
+        // sends its runs made the p99 worse, not better (figure 8: 1.4-1.6 ms against 1.1-1.3 ms, alternating runs).
+        for (var i = 0; i < result.Series.Count; i++) WriteSeries(body, json.Encoder, times, result.Series[i], first: i == 0);
         End(body);
         await body.FlushAsync(httpContext.RequestAborted);
     }
