@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
@@ -58,7 +59,7 @@ internal ref struct JsonBytes(IBufferWriter<byte> body)
         if (!double.IsFinite(value)) throw new ArgumentException($"{value} cannot be written as a JSON number.", nameof(value));
         int written;
         var formatted = Math.Abs(value) < 1e15 && value == Math.Truncate(value) && !(value == 0 && double.IsNegative(value))
-            ? ((long)value).TryFormat(destination, out written, default, CultureInfo.InvariantCulture)
+            ? Utf8Formatter.TryFormat((long)value, destination, out written)
             : value.TryFormat(destination, out written, default, CultureInfo.InvariantCulture);
         return formatted ? written : throw new InvalidOperationException("A number did not fit its buffer.");
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -32,6 +33,15 @@ internal sealed class TimeJson
         return _json.AsSpan(0, _length);
     }
 
+    private static readonly byte[] Pairs = [.. Enumerable.Range(0, 100).SelectMany(n => new[] { (byte)('0' + n / 10), (byte)('0' + n % 10) })];
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WritePair(int value, int at)
+    {
+        _json[at] = Pairs[2 * value];
+        _json[at + 1] = Pairs[2 * value + 1];
+    }
+
     private void FormatUtc(DateTime time)
     {
         var minute = time.Ticks / TimeSpan.TicksPerMinute;
@@ -46,18 +56,23 @@ internal sealed class TimeJson
         var seconds = (int)(within / TimeSpan.TicksPerSecond);
         var fraction = (int)(within % TimeSpan.TicksPerSecond);
         var at = _minuteLength;
-        _json[at++] = (byte)('0' + seconds / 10);
-        _json[at++] = (byte)('0' + seconds % 10);
+        WritePair(seconds, at);
+        at += 2;
         if (fraction != 0)
         {
+            // Seven digits in pairs (a division per pair instead of one per digit), then the trailing zeros dropped.
             _json[at++] = (byte)'.';
+            var high = fraction / 100_000;
+            var rest = fraction - high * 100_000;
+            var middle = rest / 1_000;
+            rest -= middle * 1_000;
+            var low = rest / 10;
+            WritePair(high, at);
+            WritePair(middle, at + 2);
+            WritePair(low, at + 4);
+            _json[at + 6] = (byte)('0' + (rest - low * 10));
             var digits = 7;
-            while (fraction % 10 == 0)
-            {
-                fraction /= 10;
-                digits--;
-            }
-            for (var i = digits - 1; i >= 0; i--, fraction /= 10) _json[at + i] = (byte)('0' + fraction % 10);
+            while (_json[at + digits - 1] == (byte)'0') digits--;
             at += digits;
         }
         _json[at++] = (byte)'Z';
