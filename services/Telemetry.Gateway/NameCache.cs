@@ -1,8 +1,5 @@
-using System.Buffers;
-using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
-using System.Text.Json;
 
 namespace Telemetry.Gateway;
 

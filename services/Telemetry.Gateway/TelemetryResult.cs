@@ -1,12 +1,6 @@
 using System.Buffers;
-using System.Globalization;
-using System.Reflection;
-using System.Runtime.InteropServices;
+using System.IO.Pipelines;
 using System.Text.Encodings.Web;
-using System.Text.Json;
-using Microsoft.AspNetCore.Http.Json;
-using Microsoft.AspNetCore.Http.Metadata;
-using Microsoft.Extensions.Options;
 using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
 using Telemetry.Core.Windows;
@@ -14,55 +8,35 @@ using Telemetry.Core.Windows;
 namespace Telemetry.Gateway;
 
 /// <summary>
-/// The 200 of <c>GET /api/v1/gpus/{id}/telemetry</c>: a <see cref="TelemetryResponse"/> written as bytes straight
-/// from the page's samples into the response body. A full window is 10,000 points and 1.3 MB; through the
-/// serializer's metadata path a record per point cost several times what writing the bytes costs (benchmark figure
-/// 5), and even <see cref="Utf8JsonWriter"/>'s per-token bookkeeping was a third of a whole-window request (figure 8).
-/// Each point is a few copies of bytes prepared once per page (property names, escaped metric names, a time's text).
-/// The bytes are the serializer's, property for property, with the gateway's JSON options (GatewayJsonTests holds
-/// them equal), and the endpoint still declares <see cref="TelemetryResponse"/>, so the OpenAPI document does not
-/// change. If the host asks for indented JSON, the serializer writes the page instead: the byte writer only knows
-/// the compact form.
+/// The 200 of <c>GET /api/v1/gpus/{id}/telemetry</c>, written straight from the page's samples into the response body.
+/// A full window is 10,000 points and 1.3 MB; through the serializer's metadata path a record per point cost several
+/// times what writing the bytes costs (benchmark figure 5), and even <see cref="System.Text.Json.Utf8JsonWriter"/>'s
+/// per-token bookkeeping was a third of a whole-window request (figure 8). Each point is a few copies of bytes prepared
+/// once per page (property names, escaped metric names, a time's text) and a number.
 /// </summary>
-internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limit, string? nextCursor)
-    : IResult, IStatusCodeHttpResult, IEndpointMetadataProvider
+internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limit, string? nextCursor) : JsonBytesResult<TelemetryResponse>
 {
     // The most a point takes besides its metric name: the fixed text (64 bytes), two times (at most 36 each, quoted
     // with a seven-digit fraction, or 35 for a time with an offset) and a number (at most 24 bytes), with room to spare.
     private const int PointBytesBesidesName = 256;
 
-    public int? StatusCode => StatusCodes.Status200OK;
-
-    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(TelemetryResponse), ["application/json"]));
-
-    public async Task ExecuteAsync(HttpContext httpContext)
+    protected override async Task WriteAsync(PipeWriter body, JavaScriptEncoder? encoder, CancellationToken cancellationToken)
     {
-        var response = httpContext.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "application/json; charset=utf-8";
-        var json = httpContext.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        if (json.WriteIndented)
-        {
-            await JsonSerializer.SerializeAsync(response.Body, ToResponse(), json, httpContext.RequestAborted);
-            return;
-        }
-        var body = response.BodyWriter;
-        var points = new PointWriter(json.Encoder);
-        Begin(body, json.Encoder);
+        var points = new PointWriter(encoder);
+        Begin(body, encoder);
         foreach (var run in SampleRuns.Of(page.Samples))
         {
             points.Write(body, run);
             // Sent run by run (a run is one stored segment, tens of kilobytes): the socket carries one run while the
             // next is formatted, and the client reads it meanwhile. One flush for the whole 1.3 MB page left both
             // idle while it was formatted: its median was ~30% slower in figure 8 (1.9-2.1 ms against 1.4-1.5 ms).
-            await body.FlushAsync(httpContext.RequestAborted);
+            await body.FlushAsync(cancellationToken);
         }
-        End(body, json.Encoder);
-        await body.FlushAsync(httpContext.RequestAborted);
+        End(body, encoder);
+        await body.FlushAsync(cancellationToken);
     }
 
-    private TelemetryResponse ToResponse() => new(gpuId,
+    protected override TelemetryResponse ToResponse() => new(gpuId,
         [.. page.Samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))],
         new CursorPagination(limit, nextCursor));
 

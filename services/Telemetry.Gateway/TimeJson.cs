@@ -1,8 +1,6 @@
 using System.Buffers;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Telemetry.Gateway;
