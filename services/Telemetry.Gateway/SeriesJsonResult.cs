@@ -18,10 +18,11 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : Json
     protected override async Task WriteAsync(PipeWriter body, JavaScriptEncoder? encoder, CancellationToken cancellationToken)
     {
         var times = new TimeJson();
+        var numbers = new NumberJson();
         Begin(body, encoder, times);
         // One flush for the whole answer: at ~280 KB for a whole window, sending it metric by metric as the raw query
         // sends its runs made the p99 worse, not better (figure 8: 1.4-1.6 ms against 1.1-1.3 ms, alternating runs).
-        for (var i = 0; i < result.Series.Count; i++) WriteSeries(body, encoder, times, result.Series[i], first: i == 0);
+        for (var i = 0; i < result.Series.Count; i++) WriteSeries(body, encoder, times, numbers, result.Series[i], first: i == 0);
         End(body);
         await body.FlushAsync(cancellationToken);
     }
@@ -44,7 +45,7 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : Json
     }
 
     /// <summary>Synchronous, so the loop's state stays out of the async state machine.</summary>
-    private static void WriteSeries(IBufferWriter<byte> body, JavaScriptEncoder? encoder, TimeJson times, MetricSeries series, bool first)
+    private static void WriteSeries(IBufferWriter<byte> body, JavaScriptEncoder? encoder, TimeJson times, NumberJson numbers, MetricSeries series, bool first)
     {
         var output = new JsonBytes(body);
         output.Append(first ? "{\"metric_name\":"u8 : ",{\"metric_name\":"u8);
@@ -58,13 +59,13 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : Json
             JsonBytes.Copy(i == 0 ? "{\"timestamp\":"u8 : ",{\"timestamp\":"u8, bucket, ref at);
             JsonBytes.Copy(times.Json(point.Timestamp), bucket, ref at);
             JsonBytes.Copy(",\"min\":"u8, bucket, ref at);
-            at += JsonBytes.FormatNumber(point.Min, bucket[at..]);
+            JsonBytes.Copy(numbers.Json(point.Min), bucket, ref at);
             JsonBytes.Copy(",\"max\":"u8, bucket, ref at);
-            at += JsonBytes.FormatNumber(point.Max, bucket[at..]);
+            JsonBytes.Copy(numbers.Json(point.Max), bucket, ref at);
             JsonBytes.Copy(",\"avg\":"u8, bucket, ref at);
-            at += JsonBytes.FormatNumber(point.Avg, bucket[at..]);
+            JsonBytes.Copy(numbers.Json(point.Avg), bucket, ref at);
             JsonBytes.Copy(",\"last\":"u8, bucket, ref at);
-            at += JsonBytes.FormatNumber(point.Last, bucket[at..]);
+            JsonBytes.Copy(numbers.Json(point.Last), bucket, ref at);
             JsonBytes.Copy(",\"count\":"u8, bucket, ref at);
             at += JsonBytes.FormatNumber(point.Count, bucket[at..]);
             bucket[at++] = (byte)'}';

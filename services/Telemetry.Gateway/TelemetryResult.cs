@@ -67,6 +67,7 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
         private readonly TimeJson _times = new();
         private readonly TimeJson _sources = new();
         private readonly NameCache _names = new(encoder);
+        private readonly NumberJson _values = new();
         private bool _first = true;
 
         /// <summary>Synchronous, so the loop's state stays out of the caller's async state machine.</summary>
@@ -85,7 +86,7 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
                 JsonBytes.Copy(",\"metric_name\":"u8, point, ref at);
                 JsonBytes.Copy(name, point, ref at);
                 JsonBytes.Copy(",\"value\":"u8, point, ref at);
-                at += JsonBytes.FormatNumber(sample.Value, point[at..]);
+                JsonBytes.Copy(_values.Json(sample.Value), point, ref at);
                 JsonBytes.Copy(",\"source_timestamp\":"u8, point, ref at);
                 JsonBytes.Copy(sample.SourceTimestamp is { } source ? _sources.Json(source) : "null"u8, point, ref at);
                 point[at++] = (byte)'}';

@@ -107,7 +107,7 @@ public sealed class GatewayJsonTests
         Assert.Equal(10_000, document.RootElement.GetProperty("data").GetArrayLength());
     }
 
-    public static TheoryData<string> SeriesCases => ["empty-no-range", "empty-range", "tricky"];
+    public static TheoryData<string> SeriesCases => ["empty-no-range", "empty-range", "tricky", "repeats"];
 
     [Theory]
     [MemberData(nameof(SeriesCases))]
@@ -117,6 +117,18 @@ public sealed class GatewayJsonTests
         {
             "empty-no-range" => new SeriesResult(null, null, 0, []),
             "empty-range" => new SeriesResult(T0, T0.AddTicks(1), 1, []),
+            // Values that repeat within and across buckets, from a pool larger than the writer's table of formatted
+            // numbers (NumberJson): hits, misses and two values sharing a slot must all read the same.
+            "repeats" => new SeriesResult(T0, T0.AddSeconds(600), TimeSpan.TicksPerSecond, [.. Enumerable.Range(0, 3).Select(m =>
+            {
+                var random = new Random(m);
+                var pool = Enumerable.Range(0, 150).Select(_ => random.Next(2) == 0 ? random.Next(-5, 100_000) : Math.Round(random.NextDouble() * 400, random.Next(6))).ToArray();
+                return new MetricSeries($"metric-{m}", [.. Enumerable.Range(0, 600).Select(i =>
+                {
+                    var (low, high) = (pool[random.Next(pool.Length)], pool[random.Next(pool.Length)]);
+                    return new SeriesPoint(T0.AddSeconds(i), low, high, (low + high) / 2, random.Next(2) == 0 ? low : high, i + 1);
+                })]);
+            })]),
             _ => new SeriesResult(T0, T0.AddHours(1).AddTicks(3), 7_200_001,
             [
                 new MetricSeries("DCGM_FI_DEV_GPU_TEMP",

@@ -11,14 +11,20 @@ namespace Telemetry.Core.Windows;
 /// so cached samples are exactly what the store holds under that key for as long as any manifest names it. Callers
 /// must not change a cached array. Bounded by a sample count: when full, the entries added longest ago make room
 /// (segments a writer has since replaced are never asked for again, so they age out).</para>
+/// <para>With a <paramref name="minimumAge"/>, an entry younger than that is never evicted: when the cache is full of
+/// young entries a new segment is served but not kept. Without it, queries over more windows than the cache holds
+/// (say 247 GPUs read at random against room for 200) evicted and decoded a whole window on every seventh request,
+/// and each evicted window died old: the gateway's collections of the older generations, with pauses of 10-40 ms,
+/// came from that turnover (docs/performance.md). The rule bounds turnover to one cache-full per minimum age.</para>
 /// </summary>
-internal sealed class SegmentCache(int capacitySamples)
+internal sealed class SegmentCache(int capacitySamples, TimeSpan minimumAge = default, TimeProvider? clock = null)
 {
     /// <summary>About 40 MB of <see cref="MetricSample"/> values: the tails of ~1,000 busy GPUs.</summary>
     public const int DefaultCapacitySamples = 1 << 20;
 
     private readonly Dictionary<string, MetricSample[]> _segments = new(StringComparer.Ordinal);
-    private readonly Queue<string> _added = new();
+    private readonly Queue<(string Key, long AddedAt)> _added = new();
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Lock _lock = new();
     private int _samples;
 
@@ -39,18 +45,21 @@ internal sealed class SegmentCache(int capacitySamples)
         lock (_lock)
         {
             if (_segments.ContainsKey(key)) return;
-            while (_samples + samples.Count > capacitySamples && _added.TryDequeue(out var oldest))
+            var now = _clock.GetUtcNow().UtcTicks;
+            while (_samples + samples.Count > capacitySamples && _added.TryPeek(out var oldest))
             {
-                if (_segments.Remove(oldest, out var evicted)) _samples -= evicted.Length;
+                if (_segments.ContainsKey(oldest.Key) && now - oldest.AddedAt < minimumAge.Ticks) return;
+                _added.Dequeue();
+                if (_segments.Remove(oldest.Key, out var evicted)) _samples -= evicted.Length;
             }
             // Pieces are cut from arrays nothing writes to after the plan is built; a whole array is kept as is.
             _segments[key] = samples.Offset == 0 && samples.Count == samples.Array!.Length ? samples.Array : samples.ToArray();
             _samples += samples.Count;
-            _added.Enqueue(key);
+            _added.Enqueue((key, now));
             // Keys removed by Remove stay queued until their turn; drop them once they outnumber the live ones.
             if (_added.Count > 2 * _segments.Count + 1024)
             {
-                var live = _added.Where(_segments.ContainsKey).ToList();
+                var live = _added.Where(entry => _segments.ContainsKey(entry.Key)).ToList();
                 _added.Clear();
                 foreach (var alive in live) _added.Enqueue(alive);
             }

@@ -11,14 +11,18 @@ namespace Telemetry.Core.Windows;
 /// metric filter leaves the first guess short — one more. A segment deleted between the two reads (a writer
 /// compacted it) makes the read start over from a fresh manifest.
 /// </summary>
-public sealed class WindowReader(IKeyValueStore store, int cachedSamples = WindowReader.DefaultCachedSamples)
+public sealed class WindowReader(IKeyValueStore store, int cachedSamples = WindowReader.DefaultCachedSamples, TimeProvider? clock = null)
 {
     /// <summary>Decoded samples kept for later queries: about 80 MB, the whole windows of ~200 GPUs at the default
     /// window size (<c>QUERY_CACHE_SAMPLES</c>; 0 turns the cache off).</summary>
     public const int DefaultCachedSamples = 2 << 20;
 
+    /// <summary>How long a decoded segment stays cached before a newer one may take its place (see
+    /// <see cref="SegmentCache"/>): the cache turns over at most once a minute, however many windows are read.</summary>
+    public static readonly TimeSpan CacheMinimumAge = TimeSpan.FromMinutes(1);
+
     private const int MaxReadAttempts = 5;
-    private readonly SegmentCache _decoded = new(cachedSamples);
+    private readonly SegmentCache _decoded = new(cachedSamples, CacheMinimumAge, clock);
     private volatile DirectorySnapshot? _directory;
     // The summary of each listed GPU's manifest version: a listing pages through manifests that mostly did not
     // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.

@@ -90,6 +90,42 @@ public sealed class ReaderCacheTests
         }
     }
 
+    [Fact]
+    public async Task Windows_beyond_the_cache_are_served_uncached_until_the_cached_ones_reach_the_minimum_age()
+    {
+        var counting = new CountingStore(new MemoryKeyValueStore());
+        var clock = new ManualTimeProvider();
+        var (a, b, c) = (Gpu(0, 0), Gpu(0, 1), Gpu(0, 2));
+        var writer = new WindowWriter(counting, Options);
+        for (var from = 0; from < 60; from += 5)
+        {
+            await writer.AppendAsync([.. new[] { a, b, c }.Select((gpu, g) => new GpuSamples(gpu, Instants(from, from + 5, gpu: g)))]);
+        }
+        var reader = new WindowReader(counting, cachedSamples: 1_300, clock); // two windows of 600, not three
+        var uncached = new WindowReader(counting, cachedSamples: 0);
+
+        await reader.QueryAsync(a.Uuid, Everything);
+        await reader.QueryAsync(b.Uuid, Everything);
+        var crowdedOut = await CostAsync(counting, () => reader.QueryAsync(c.Uuid, Everything));
+        var crowdedOutAgain = await CostAsync(counting, () => reader.QueryAsync(c.Uuid, Everything));
+        var stillCached = await CostAsync(counting, () => reader.QueryAsync(a.Uuid, Everything));
+
+        Assert.Equal(2, crowdedOutAgain.Calls); // not kept: the cache was full of entries younger than the minimum age
+        Assert.Equal(1, stillCached.Calls);
+        Assert.Equal((await uncached.QueryAsync(c.Uuid, Everything))!.Samples, crowdedOut.Result!.Samples);
+        Assert.Equal(crowdedOut.Result.Samples, crowdedOutAgain.Result!.Samples);
+
+        clock.Advance(WindowReader.CacheMinimumAge);
+        await reader.QueryAsync(c.Uuid, Everything); // now the oldest entries (a's) make room
+        var admitted = await CostAsync(counting, () => reader.QueryAsync(c.Uuid, Everything));
+        var evicted = await CostAsync(counting, () => reader.QueryAsync(a.Uuid, Everything));
+
+        Assert.Equal(1, admitted.Calls);
+        Assert.Equal(2, evicted.Calls);
+        Assert.Equal(crowdedOut.Result.Samples, admitted.Result!.Samples);
+        Assert.Equal((await uncached.QueryAsync(a.Uuid, Everything))!.Samples, evicted.Result!.Samples);
+    }
+
     private static async Task<(T Result, int Calls)> CostAsync<T>(CountingStore store, Func<Task<T>> query)
     {
         store.Reset();

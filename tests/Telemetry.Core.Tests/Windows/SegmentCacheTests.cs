@@ -113,4 +113,30 @@ public sealed class SegmentCacheTests
         Assert.True(cache.TryGet("d", out _));
         Assert.Equal(30, cache.Samples);
     }
+
+    [Fact]
+    public void With_a_minimum_age_a_full_cache_keeps_its_young_entries_and_serves_new_ones_uncached()
+    {
+        var clock = new ManualTimeProvider();
+        var cache = new SegmentCache(capacitySamples: 100, minimumAge: TimeSpan.FromMinutes(1), clock);
+        var (first, second) = (Instants(0, 6).ToArray(), Instants(6, 12).ToArray()); // 60 samples each
+
+        cache.Add("a", first);
+        clock.Advance(TimeSpan.FromSeconds(59));
+        cache.Add("b", second); // "a" is younger than a minute: "b" is not kept, "a" stays
+
+        Assert.True(cache.TryGet("a", out _));
+        Assert.False(cache.TryGet("b", out _));
+        Assert.Equal(60, cache.Samples);
+
+        clock.Advance(TimeSpan.FromSeconds(1));
+        cache.Add("b", second); // "a" has reached the minimum age: it makes room
+        Assert.False(cache.TryGet("a", out _));
+        Assert.True(cache.TryGet("b", out _));
+
+        cache.Remove("b"); // a removed entry never holds the room, however young
+        cache.Add("c", first);
+        Assert.True(cache.TryGet("c", out _));
+        Assert.Equal(60, cache.Samples);
+    }
 }

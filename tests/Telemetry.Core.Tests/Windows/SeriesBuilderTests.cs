@@ -1,0 +1,66 @@
+using Telemetry.Core.Model;
+using Telemetry.Core.Queries;
+using Telemetry.Core.Windows;
+
+namespace Telemetry.Core.Tests.Windows;
+
+/// <summary><see cref="SeriesBuilder"/> against the definition it documents, computed the plain way: each sample in
+/// [from, to] goes to bucket (ticks - from) / width, and a bucket's figures are those of its samples.</summary>
+public sealed class SeriesBuilderTests
+{
+    private static readonly DateTime T0 = new(2026, 12, 5, 7, 0, 0, DateTimeKind.Utc);
+    private static readonly string[] Metrics = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK"];
+
+    public static TheoryData<int, int, bool> Cases => new()
+    {
+        { 1, 500, false }, { 2, 500, true }, { 3, 7, false }, { 4, 1, true }, { 5, 10_000, false }, { 6, 333, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Buckets_match_a_plain_grouping_of_the_samples(int seed, int points, bool range)
+    {
+        var random = new Random(seed);
+        var samples = new List<MetricSample>();
+        var ticks = T0.Ticks;
+        for (var i = 0; i < 3_000; i++)
+        {
+            ticks += random.Next(4) == 0 ? 0 : random.Next(1, 50_000); // equal times happen: one scrape, many metrics
+            var value = random.Next(3) == 0 ? Math.Round(random.NextDouble() * 300, 3) : random.Next(0, 100);
+            // Another instance of the same name, as a deserialiser would make: found by value, not only by reference.
+            var metric = random.Next(10) == 0 ? new string(Metrics[random.Next(Metrics.Length)]) : Metrics[random.Next(Metrics.Length)];
+            samples.Add(new MetricSample(new DateTime(ticks, DateTimeKind.Utc), metric, value, null));
+        }
+        // Several runs, as the reader hands them over: bucket boundaries fall inside and between runs.
+        var runs = new SampleRuns();
+        for (var at = 0; at < samples.Count;)
+        {
+            var length = Math.Min(random.Next(1, 400), samples.Count - at);
+            runs.Add(new ArraySegment<MetricSample>([.. samples.Skip(at).Take(length)]));
+            at += length;
+        }
+        DateTime? start = range ? samples[500].Timestamp.AddTicks(1) : null;
+        DateTime? end = range ? samples[2_500].Timestamp : null;
+
+        var result = SeriesBuilder.Build(runs, start, end, points);
+
+        var from = start ?? samples[0].Timestamp;
+        var to = end ?? samples[^1].Timestamp;
+        var width = Math.Max(1, (long)Math.Ceiling(((decimal)to.Ticks - from.Ticks + 1) / points));
+        Assert.Equal(width, result.BucketTicks);
+        var expected = samples
+            .Where(sample => sample.Timestamp >= from && sample.Timestamp <= to)
+            .GroupBy(sample => sample.MetricName)
+            .OrderBy(metric => metric.Key, StringComparer.Ordinal)
+            .Select(metric => new MetricSeries(metric.Key, [.. metric
+                .GroupBy(sample => (sample.Timestamp.Ticks - from.Ticks) / width)
+                .OrderBy(bucket => bucket.Key)
+                .Select(bucket => new SeriesPoint(new DateTime(from.Ticks + bucket.Key * width, DateTimeKind.Utc),
+                    bucket.Min(sample => sample.Value), bucket.Max(sample => sample.Value),
+                    bucket.Sum(sample => sample.Value) / bucket.Count(), bucket.Last().Value, bucket.Count()))]))
+            .ToList();
+        Assert.Equal(expected.Select(metric => metric.MetricName), result.Series.Select(metric => metric.MetricName));
+        for (var m = 0; m < expected.Count; m++) Assert.Equal(expected[m].Points, result.Series[m].Points);
+        Assert.All(result.Series, metric => Assert.True(metric.Points.Count <= points));
+    }
+}
