@@ -12,7 +12,8 @@ namespace Telemetry.Benchmarks;
 
 /// <summary>
 /// <c>Telemetry.Benchmarks [quick|full] [--only 1,2,5] [--out path]</c>: runs the figures and writes the table
-/// and the JSON file. <c>micro</c> runs the hot-path micro-benchmarks (BenchmarkDotNet) used while optimising.
+/// and the JSON file. <c>micro</c> runs the hot-path micro-benchmarks (BenchmarkDotNet) used while optimising;
+/// <c>probe</c> times one query against a gateway already running (<see cref="Probe"/>).
 /// </summary>
 public static class BenchMain
 {
@@ -30,6 +31,11 @@ public static class BenchMain
         if (mode == "alloc")
         {
             await AllocationProfile.RunAsync(args.Length > 1 ? args[1] : "sqlite", args.Length > 2 ? int.Parse(args[2]) : 10);
+            return 0;
+        }
+        if (mode == "probe")
+        {
+            await Probe.RunAsync(args);
             return 0;
         }
         if (mode == "micro")
