@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 
 namespace Telemetry.Benchmarks;
 
@@ -20,8 +19,7 @@ internal static class Probe
         var warmUp = TimeSpan.FromSeconds(args.Length > 4 ? double.Parse(args[4], CultureInfo.InvariantCulture) : 10);
 
         using var http = new HttpClient { BaseAddress = new Uri(baseUrl) };
-        using var list = JsonDocument.Parse(await http.GetStringAsync("/api/v1/gpus?limit=1000"));
-        var uuids = list.RootElement.GetProperty("gpus").EnumerateArray().Select(gpu => gpu.GetProperty("uuid").GetString()!).ToArray();
+        var uuids = await Figures.GpuUuidsAsync(http);
         if (uuids.Length == 0) throw new InvalidOperationException($"{baseUrl} lists no GPU: nothing to query.");
         var random = new Random(1);
         var buffer = new byte[64 * 1024];

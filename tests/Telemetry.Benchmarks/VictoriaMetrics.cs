@@ -420,8 +420,7 @@ internal static partial class Figures
 
     private static async Task<QueryTiming> OurQueriesAsync(HttpClient api, Func<TimeSpan> cpu, TimeSpan warmUp, int fullRequests, int tenthRequests)
     {
-        using var list = JsonDocument.Parse(await api.GetStringAsync("/api/v1/gpus?limit=1000"));
-        var uuids = list.RootElement.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()!).ToArray();
+        var uuids = await GpuUuidsAsync(api);
         // Each GPU's 10% window: the times of its window's samples 4,500 and 5,499, so ~1,000 samples (more where
         // several share a time).
         var tenth = new string[uuids.Length];
@@ -450,8 +449,7 @@ internal static partial class Figures
     /// queries' warm-up plus a short one of its own, one client on random GPUs.</summary>
     private static async Task<SeriesTiming> OurSeriesAsync(HttpClient api, Func<TimeSpan> cpu, int requests)
     {
-        using var list = JsonDocument.Parse(await api.GetStringAsync("/api/v1/gpus?limit=1000"));
-        var uuids = list.RootElement.GetProperty("gpus").EnumerateArray().Select(g => g.GetProperty("uuid").GetString()!).ToArray();
+        var uuids = await GpuUuidsAsync(api);
         string Series(int g) => $"/api/v1/gpus/{uuids[g % uuids.Length]}/series?points=500";
         var body = await api.GetByteArrayAsync(Series(0));
         using var first = JsonDocument.Parse(body);
@@ -478,6 +476,13 @@ internal static partial class Figures
 
         static int CountExported(string lines) => lines.Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Sum(line => JsonDocument.Parse(line).RootElement.GetProperty("values").GetArrayLength());
+    }
+
+    /// <summary>The uuids of the first 1,000 GPUs the gateway lists.</summary>
+    internal static async Task<string[]> GpuUuidsAsync(HttpClient api)
+    {
+        using var list = JsonDocument.Parse(await api.GetStringAsync("/api/v1/gpus?limit=1000"));
+        return [.. list.RootElement.GetProperty("gpus").EnumerateArray().Select(gpu => gpu.GetProperty("uuid").GetString()!)];
     }
 
     /// <summary>A warm-up of two clients on both paths, then sequential requests (one client) on random GPUs.</summary>
