@@ -203,16 +203,25 @@ public sealed partial class RealServerWritePathTests(RealServerWritePathTests.Ho
     [Fact]
     public async Task Uploads_arriving_beyond_the_concurrency_bound_get_429_with_retry_after()
     {
-        // IMPORT_MAX_UPLOADS is 2: hold two uploads open mid-body, then try a third.
+        // IMPORT_MAX_UPLOADS is 2: hold two uploads open mid-body, then try a third. The held bodies keep arriving,
+        // a row every 100 ms (~1.2 kB/s), so Kestrel's minimum body data rate (240 B/s after a 5 s grace) never
+        // ends them however long a loaded machine takes to get the third request through.
         const string csv = "timestamp,metric_name,gpu_id,device,uuid,modelName,Hostname,container,pod,namespace,value,labels_raw\n";
-        var head = $"POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {csv.Length + 10}\r\nConnection: close\r\n\r\n";
+        var row = Encoding.ASCII.GetBytes("\"2025-07-18T20:42:34Z\",\"DCGM_FI_DEV_GPU_UTIL\",\"0\",\"nvidia0\",\"GPU-held\",\"H100\",\"h\",\"\",\"\",\"\",\"1\",\"\"\n");
+        var head = $"POST /api/v1/imports HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nContent-Length: {csv.Length + 1_000_000}\r\nConnection: close\r\n\r\n";
         using var release = new CancellationTokenSource();
         var sent = new[] { new TaskCompletionSource(), new TaskCompletionSource() };
         var held = sent.Select(done => RawHttp.SendAsync(Server.Port, head, async (stream, token) =>
         {
             await stream.WriteAsync(Encoding.ASCII.GetBytes(csv), token);
             done.TrySetResult();
-            await Task.Delay(Timeout.Infinite, release.Token); // the last 10 bytes never come until released
+            // The body is never completed: until released, rows trickle in; then it stops short of its length.
+            using var either = CancellationTokenSource.CreateLinkedTokenSource(token, release.Token);
+            while (true)
+            {
+                await Task.Delay(100, either.Token);
+                await stream.WriteAsync(row, either.Token);
+            }
         }, TimeSpan.FromSeconds(60))).ToList();
         await Task.WhenAll(sent.Select(s => s.Task)).WaitAsync(TimeSpan.FromSeconds(10));
 

@@ -14,6 +14,7 @@ internal sealed class WindowManifest
     public long FirstSeen { get; set; }
     public long LastSeen { get; set; }
     public long NextSegment { get; set; }
+    [JsonConverter(typeof(SegmentListJsonConverter))]
     public List<SegmentRef> Segments { get; set; } = [];
 
     /// <summary>Ids of the segments the commit that wrote this manifest replaced. Its writer deletes them right after;
@@ -24,6 +25,7 @@ internal sealed class WindowManifest
     /// <summary>The newest stored value of each metric, so the fleet page gets every GPU's latest readings from
     /// the one bulk read of manifests that lists them, without reading segments. Absent from manifests written
     /// before it existed (read as none; the next append fills it).</summary>
+    [JsonConverter(typeof(LatestValuesJsonConverter))]
     public Dictionary<string, LatestValue>? Latest { get; set; }
 
     [JsonIgnore]

@@ -82,8 +82,8 @@ public sealed class ReplacedSegmentCleanUpTests
     private static async Task<List<string>> UnreferencedSegmentsAsync(MemoryKeyValueStore store, string uuid)
     {
         var manifest = await store.GetAsync(WindowKeys.Manifest(uuid));
-        var referenced = System.Text.Json.JsonDocument.Parse(manifest!.Value).RootElement.GetProperty("segments")
-            .EnumerateArray().Select(segment => WindowKeys.Segment(uuid, segment.GetProperty("id").GetString()!)).ToHashSet();
+        var referenced = WindowCodec.DecodeManifest(manifest!.Value).Segments
+            .Select(segment => WindowKeys.Segment(uuid, segment.Id)).ToHashSet();
         var stored = await store.ListKeysAsync(WindowKeys.Segment(uuid, ""));
         return [.. stored.Where(key => !referenced.Contains(key))];
     }
