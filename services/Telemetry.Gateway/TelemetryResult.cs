@@ -22,6 +22,8 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
 
     protected override async Task WriteAsync(PipeWriter body, JavaScriptEncoder? encoder, CancellationToken cancellationToken)
     {
+        // The page's pooled arrays go back once written (or once the client went away).
+        using var written = page;
         var points = new PointWriter(encoder);
         Begin(body, encoder);
         foreach (var run in SampleRuns.Of(page.Samples))

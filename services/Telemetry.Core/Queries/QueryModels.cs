@@ -28,7 +28,12 @@ public sealed record TelemetryQuery(
     int Limit = 1000,
     TelemetryCursor? After = null);
 
-public sealed record TelemetryPage(IReadOnlyList<MetricSample> Samples, TelemetryCursor? Next);
+/// <summary>A page of samples. Its samples may lie in pooled arrays (<see cref="Windows.SampleRuns"/>): dispose the
+/// page when done with them, or leave them to the garbage collector.</summary>
+public sealed record TelemetryPage(IReadOnlyList<MetricSample> Samples, TelemetryCursor? Next) : IDisposable
+{
+    public void Dispose() => (Samples as IDisposable)?.Dispose();
+}
 
 /// <summary>A keyset position: the (time, metric) of the last sample a page returned. Because it names a
 /// sample rather than an offset, pages stay stable while newer samples arrive.</summary>

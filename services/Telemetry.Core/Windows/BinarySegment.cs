@@ -97,7 +97,14 @@ internal static class BinarySegment
     /// <summary>As <see cref="WindowCodec.DecodeSegment"/>: the samples from <paramref name="skip"/> on whose times lie
     /// in [<paramref name="from"/>, <paramref name="to"/>]. The columns before that range are stepped over, not
     /// materialised.</summary>
-    public static MetricSample[] Decode(byte[] stored, int skip, long from, long to)
+    public static MetricSample[] Decode(byte[] stored, int skip, long from, long to) =>
+        Decode(stored, skip, from, to, rent: false).Array!;
+
+    /// <summary>The whole segment into an array rented from <see cref="ArrayPool{T}.Shared"/> (longer than the count
+    /// it holds): the caller returns it when done with the samples.</summary>
+    public static ArraySegment<MetricSample> DecodeRented(byte[] stored) => Decode(stored, 0, long.MinValue, long.MaxValue, rent: true);
+
+    private static ArraySegment<MetricSample> Decode(byte[] stored, int skip, long from, long to, bool rent)
     {
         if (stored.Length < 2 || stored[^1] != Quote) throw new InvalidDataException("A window segment string is not terminated.");
         var text = stored.AsSpan(1, stored.Length - 2);
@@ -106,7 +113,7 @@ internal static class BinarySegment
         {
             if (Base64.DecodeFromUtf8(text, rented, out _, out var length) != OperationStatus.Done)
                 throw new InvalidDataException("A window segment string is not base64.");
-            return Parse(rented.AsSpan(0, length), skip, from, to);
+            return Parse(rented.AsSpan(0, length), skip, from, to, rent);
         }
         finally
         {
@@ -114,7 +121,7 @@ internal static class BinarySegment
         }
     }
 
-    private static MetricSample[] Parse(ReadOnlySpan<byte> span, int skip, long from, long to)
+    private static ArraySegment<MetricSample> Parse(ReadOnlySpan<byte> span, int skip, long from, long to, bool rent)
     {
         if (span.Length < 2 || span[0] != Magic) throw new InvalidDataException("A window segment has no known format marker.");
         if (span[1] != Version) throw new InvalidDataException($"A window segment has format version {span[1]}; this version reads {Version}.");
@@ -140,7 +147,7 @@ internal static class BinarySegment
         var end = first;
         while (end < count && times[end] <= to) end++;
 
-        var samples = new MetricSample[end - first];
+        var samples = rent ? ArrayPool<MetricSample>.Shared.Rent(end - first) : new MetricSample[end - first];
         var index = end - first <= 2048 ? stackalloc int[end - first] : new int[end - first];
         for (var i = 0; i < count; i++)
         {
@@ -166,7 +173,7 @@ internal static class BinarySegment
             }
             if (i >= first) samples[i - first] = new MetricSample(new DateTime(times[i], DateTimeKind.Utc), metrics[index[i - first]], values[i - first], sourceTime);
         }
-        return samples;
+        return new ArraySegment<MetricSample>(samples, 0, end - first);
     }
 
     private static int MetricId(string name, List<string> names, ref Dictionary<string, int>? many)

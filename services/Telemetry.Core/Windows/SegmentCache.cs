@@ -38,22 +38,25 @@ internal sealed class SegmentCache(int capacitySamples, TimeSpan minimumAge = de
         lock (_lock) return _segments.TryGetValue(key, out samples!);
     }
 
-    /// <summary>Keeps a copy of a segment under <paramref name="key"/> (the array itself when it is whole).</summary>
-    public void Add(string key, ArraySegment<MetricSample> samples)
+    /// <summary>Keeps a copy of a segment under <paramref name="key"/> (the array itself when it is whole, so
+    /// <paramref name="samples"/> may be a rented array's prefix: it is then copied). Returns what is kept under the
+    /// key, or null when the cache has no room for it.</summary>
+    public MetricSample[]? Add(string key, ArraySegment<MetricSample> samples)
     {
-        if (samples.Count > capacitySamples) return;
+        if (samples.Count > capacitySamples) return null;
         lock (_lock)
         {
-            if (_segments.ContainsKey(key)) return;
+            if (_segments.TryGetValue(key, out var known)) return known;
             var now = _clock.GetUtcNow().UtcTicks;
             while (_samples + samples.Count > capacitySamples && _added.TryPeek(out var oldest))
             {
-                if (_segments.ContainsKey(oldest.Key) && now - oldest.AddedAt < minimumAge.Ticks) return;
+                if (_segments.ContainsKey(oldest.Key) && now - oldest.AddedAt < minimumAge.Ticks) return null;
                 _added.Dequeue();
                 if (_segments.Remove(oldest.Key, out var evicted)) _samples -= evicted.Length;
             }
             // Pieces are cut from arrays nothing writes to after the plan is built; a whole array is kept as is.
-            _segments[key] = samples.Offset == 0 && samples.Count == samples.Array!.Length ? samples.Array : samples.ToArray();
+            var kept = samples.Offset == 0 && samples.Count == samples.Array!.Length ? samples.Array : samples.ToArray();
+            _segments[key] = kept;
             _samples += samples.Count;
             _added.Enqueue((key, now));
             // Keys removed by Remove stay queued until their turn; drop them once they outnumber the live ones.
@@ -63,6 +66,7 @@ internal sealed class SegmentCache(int capacitySamples, TimeSpan minimumAge = de
                 _added.Clear();
                 foreach (var alive in live) _added.Enqueue(alive);
             }
+            return kept;
         }
     }
 

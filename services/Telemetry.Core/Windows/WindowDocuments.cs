@@ -112,6 +112,15 @@ internal static class WindowCodec
             ? BinarySegment.Decode(bytes, skip, from, to)
             : DecodeJsonSegment(bytes, skip, from, to);
 
+    /// <summary>A whole segment for a reader that will not keep it: in the current format into an array rented from
+    /// <see cref="System.Buffers.ArrayPool{T}.Shared"/> (<paramref name="rented"/> true; the caller returns it when done
+    /// with the samples), in the format before issue 13 into a new array.</summary>
+    public static ArraySegment<MetricSample> DecodeSegmentForLoan(byte[] bytes, out bool rented)
+    {
+        rented = bytes.Length > 0 && bytes[0] == BinarySegment.Quote;
+        return rented ? BinarySegment.DecodeRented(bytes) : new ArraySegment<MetricSample>(DecodeJsonSegment(bytes, 0, long.MinValue, long.MaxValue));
+    }
+
     /// <summary>Decodes a <see cref="SegmentDocument"/> (the format before issue 13), reading the JSON once with
     /// <see cref="Utf8JsonReader"/>.
     /// Only the samples from index <paramref name="skip"/> on whose times lie in [<paramref name="from"/>,

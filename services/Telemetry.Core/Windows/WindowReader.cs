@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
@@ -112,7 +113,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
         {
             var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
             if (item is null) return null;
-            var samples = await TryReadRangeAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
+            using var samples = await TryReadRangeAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
             if (samples is not null) return SeriesBuilder.Build(samples, query.Start, query.End, query.Points);
             if (attempt == MaxReadAttempts)
             {
@@ -134,8 +135,12 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
         foreach (var chunk in segments.Chunk(SeriesSegmentsPerRead))
         {
             var keys = Array.ConvertAll(chunk, segment => WindowKeys.Segment(manifest.Gpu.Uuid, segment.Id));
-            var read = await ReadSegmentsAsync(keys, cancellationToken).ConfigureAwait(false);
-            if (read is null) return null;
+            var read = await ReadSegmentsAsync(keys, found, cancellationToken).ConfigureAwait(false);
+            if (read is null)
+            {
+                found.Dispose();
+                return null;
+            }
             for (var i = 0; i < chunk.Length; i++)
             {
                 var samples = InRange(read[i], chunk[i].Skip, from, to);
@@ -178,8 +183,12 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
             }
             var keys = new string[take];
             for (var i = 0; i < take; i++) keys[i] = WindowKeys.Segment(manifest.Gpu.Uuid, manifest.Segments[candidates[next + i]].Id);
-            var read = await ReadSegmentsAsync(keys, cancellationToken).ConfigureAwait(false);
-            if (read is null) return null;
+            var read = await ReadSegmentsAsync(keys, found, cancellationToken).ConfigureAwait(false);
+            if (read is null)
+            {
+                found.Dispose();
+                return null;
+            }
             for (var i = 0; i < take && found.Count < wanted; i++)
             {
                 var samples = InRange(read[i], manifest.Segments[candidates[next + i]].Skip, from, to);
@@ -202,37 +211,52 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
 
     /// <summary>Each key's decoded samples, in the order of <paramref name="keys"/>: from the cache, else in one bulk
     /// read, decoded whole and cached. Null when a segment is gone (a writer compacted it since the manifest was read).
-    /// </summary>
-    private async Task<MetricSample[][]?> ReadSegmentsAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken)
+    /// <para>A segment the cache has no room for is decoded into a pooled array that <paramref name="owner"/> takes
+    /// and returns when disposed. With more windows than the cache holds (1,000 GPUs against room for ~200), most
+    /// whole-window queries decode ten segments; as new arrays that was ~400 kB of garbage per request and a gen-0
+    /// collection every ~40 requests (docs/performance.md, "fifth pass").</para></summary>
+    private async Task<ArraySegment<MetricSample>[]?> ReadSegmentsAsync(IReadOnlyList<string> keys, SampleRuns owner, CancellationToken cancellationToken)
     {
-        var decoded = new MetricSample[keys.Count][];
+        var decoded = new ArraySegment<MetricSample>[keys.Count];
         List<int>? missing = null;
         for (var i = 0; i < keys.Count; i++)
         {
-            if (!_decoded.TryGet(keys[i], out decoded[i])) (missing ??= []).Add(i);
+            if (_decoded.TryGet(keys[i], out var cached)) decoded[i] = cached;
+            else (missing ??= []).Add(i);
         }
         if (missing is null) return decoded;
         var read = await store.GetManyAsync([.. missing.Select(i => keys[i])], cancellationToken).ConfigureAwait(false);
         foreach (var i in missing)
         {
             if (!read.TryGetValue(keys[i], out var stored)) return null;
-            decoded[i] = WindowCodec.DecodeSegment(stored.Value);
-            _decoded.Add(keys[i], decoded[i]);
+            var samples = WindowCodec.DecodeSegmentForLoan(stored.Value, out var rented);
+            if (_decoded.Add(keys[i], samples) is { } kept)
+            {
+                // The cache copied the samples, or (a rented array exactly their length) kept the array itself: then
+                // it is the cache's now and never goes back to the pool.
+                if (rented && !ReferenceEquals(kept, samples.Array)) ArrayPool<MetricSample>.Shared.Return(samples.Array!);
+                decoded[i] = kept;
+            }
+            else
+            {
+                if (rented) owner.Own(samples.Array!);
+                decoded[i] = samples;
+            }
         }
         return decoded;
     }
 
     /// <summary>The samples of a decoded segment from index <paramref name="skip"/> on whose times lie in
     /// [<paramref name="from"/>, <paramref name="to"/>] (a segment's times never decrease), without copying.</summary>
-    private static ArraySegment<MetricSample> InRange(MetricSample[] samples, int skip, long from, long to)
+    private static ArraySegment<MetricSample> InRange(ArraySegment<MetricSample> samples, int skip, long from, long to)
     {
-        var first = Math.Min(skip, samples.Length);
-        var end = samples.Length;
+        var first = Math.Min(skip, samples.Count);
+        var end = samples.Count;
         if (from != long.MinValue) first = FirstAtOrAfter(samples, first, end, from);
         if (to != long.MaxValue) end = FirstAtOrAfter(samples, first, end, to == long.MaxValue ? to : to + 1);
-        return new ArraySegment<MetricSample>(samples, first, end - first);
+        return samples.Slice(first, end - first);
 
-        static int FirstAtOrAfter(MetricSample[] samples, int low, int high, long ticks)
+        static int FirstAtOrAfter(ArraySegment<MetricSample> samples, int low, int high, long ticks)
         {
             while (low < high)
             {
@@ -302,10 +326,26 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
 
 /// <summary>A page's samples as the runs they were decoded in, neither copied into one array nor held in one:
 /// a full page as one array (10,000 samples, 400 kB) lands on the large-object heap, and every such
-/// allocation brings a full collection nearer. A run of one default-size segment stays below that heap.</summary>
-public sealed class SampleRuns : IReadOnlyList<MetricSample>
+/// allocation brings a full collection nearer. A run of one default-size segment stays below that heap.
+/// <para>Runs may lie in pooled arrays it owns (segments decoded for this read alone): <see cref="Dispose"/> returns
+/// them and empties the list, so dispose only when done with the samples. Not disposing is safe: the arrays are then
+/// left to the garbage collector.</para></summary>
+public sealed class SampleRuns : IReadOnlyList<MetricSample>, IDisposable
 {
     private readonly List<ArraySegment<MetricSample>> _runs = [];
+    private List<MetricSample[]>? _rented;
+
+    /// <summary>Takes <paramref name="rented"/> (from <see cref="ArrayPool{T}.Shared"/>), returned on <see cref="Dispose"/>.</summary>
+    internal void Own(MetricSample[] rented) => (_rented ??= []).Add(rented);
+
+    public void Dispose()
+    {
+        _runs.Clear();
+        Count = 0;
+        if (_rented is null) return;
+        foreach (var array in _rented) ArrayPool<MetricSample>.Shared.Return(array);
+        _rented = null;
+    }
 
     /// <summary>The samples of <paramref name="samples"/> as contiguous runs: a writer of many samples walks spans
     /// instead of calling through the list interface for each one.</summary>

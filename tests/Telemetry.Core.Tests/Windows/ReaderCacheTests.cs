@@ -126,6 +126,75 @@ public sealed class ReaderCacheTests
         Assert.Equal((await uncached.QueryAsync(a.Uuid, Everything))!.Samples, evicted.Result!.Samples);
     }
 
+    /// <summary>Segments the cache does not keep are decoded into pooled arrays the page owns: a page stays whole while
+    /// other pages are read (no two live pages share an array), a disposed page is empty (nothing can read an array
+    /// after it went back), and the arrays it returned serve later reads correctly.</summary>
+    [Fact]
+    public async Task Pages_decoded_outside_the_cache_own_their_pooled_arrays_until_disposed()
+    {
+        var store = new MemoryKeyValueStore();
+        var gpus = new[] { Gpu(0, 0), Gpu(0, 1), Gpu(1, 0) };
+        var writer = new WindowWriter(store, Options);
+        for (var from = 0; from < 60; from += 5)
+        {
+            await writer.AppendAsync([.. gpus.Select((gpu, g) => new GpuSamples(gpu, Instants(from, from + 5, gpu: g)))]);
+        }
+        var reader = new WindowReader(store, cachedSamples: 0); // keeps nothing: every segment is decoded on loan
+        var expected = gpus.Select(gpu => Instants(0, 60, gpu: Array.IndexOf(gpus, gpu))).ToArray();
+
+        var first = (await reader.QueryAsync(gpus[0].Uuid, Everything))!;
+        var second = (await reader.QueryAsync(gpus[1].Uuid, Everything))!;
+        var series = await reader.ReadSeriesAsync(gpus[2].Uuid, new SeriesQuery(Points: 7)); // returns its arrays itself
+        Assert.Equal(expected[0], first.Samples);
+        Assert.Equal(expected[1], second.Samples);
+        Assert.Equal(600, series!.Series.Sum(metric => metric.Points.Sum(point => point.Count)));
+
+        first.Dispose();
+        Assert.Empty(first.Samples);
+        first.Dispose(); // twice is harmless
+        for (var round = 0; round < 3; round++)
+        {
+            // Reads after the return reuse the arrays (the pool hands them out again on this thread).
+            using var again = (await reader.QueryAsync(gpus[2].Uuid, Everything))!;
+            Assert.Equal(expected[2], again.Samples);
+            Assert.Equal(expected[1], second.Samples);
+        }
+        second.Dispose();
+        using var last = (await reader.QueryAsync(gpus[0].Uuid, new TelemetryQuery(Limit: 25)))!;
+        Assert.Equal(expected[0].Take(25), last.Samples);
+    }
+
+    /// <summary>The cache and the pool share nothing: a segment the cache keeps (even one decoded into a pooled array
+    /// exactly its length, which the cache then keeps as it is) is never handed out by the pool again, however many
+    /// reads borrow and return arrays meanwhile.</summary>
+    [Theory]
+    [InlineData(64)]   // room for some segments only: reads keep some and borrow the rest
+    [InlineData(5000)] // room for everything
+    public async Task Segments_the_cache_keeps_stay_intact_while_other_reads_borrow_and_return_arrays(int cachedSamples)
+    {
+        var store = new MemoryKeyValueStore();
+        var gpus = Enumerable.Range(0, 4).Select(i => Gpu(0, i)).ToArray();
+        // 16- and 32-sample segments: the pool's own array sizes.
+        var writer = new WindowWriter(store, new WindowOptions { MaxEntries = 600, SegmentCapacity = 32 });
+        for (var from = 0; from < 48; from += 8)
+        {
+            await writer.AppendAsync([.. gpus.Select((gpu, g) => new GpuSamples(gpu, Instants(from, from + 8, metrics: 4, gpu: g)))]);
+        }
+        var reader = new WindowReader(store, cachedSamples);
+        var expected = Enumerable.Range(0, gpus.Length).Select(g => Instants(0, 48, metrics: 4, gpu: g)).ToArray();
+
+        for (var round = 0; round < 4; round++)
+        {
+            for (var g = 0; g < gpus.Length; g++)
+            {
+                using var page = (await reader.QueryAsync(gpus[g].Uuid, Everything))!;
+                Assert.Equal(expected[g], page.Samples);
+                var series = await reader.ReadSeriesAsync(gpus[(g + 1) % gpus.Length].Uuid, new SeriesQuery(Points: 5));
+                Assert.Equal(expected[0].Count, series!.Series.Sum(metric => metric.Points.Sum(point => point.Count)));
+            }
+        }
+    }
+
     private static async Task<(T Result, int Calls)> CostAsync<T>(CountingStore store, Func<Task<T>> query)
     {
         store.Reset();
