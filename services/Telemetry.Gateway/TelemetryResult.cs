@@ -24,7 +24,7 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
     {
         // The page's pooled arrays go back once written (or once the client went away).
         using var written = page;
-        var points = new PointWriter(encoder);
+        using var points = new PointWriter(encoder);
         Begin(body, encoder);
         foreach (var run in SampleRuns.Of(page.Samples))
         {
@@ -64,13 +64,20 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
     }
 
     /// <summary>The points of a page, run after run, with what it has formatted so far kept for the next run.</summary>
-    private sealed class PointWriter(JavaScriptEncoder? encoder)
+    private sealed class PointWriter(JavaScriptEncoder? encoder) : IDisposable
     {
         private readonly TimeJson _times = new();
         private readonly TimeJson _sources = new();
-        private readonly NameCache _names = new(encoder);
-        private readonly NumberJson _values = new();
+        private readonly NameCache _names = NameCache.Rent(encoder);
+        private readonly NumberJson _values = NumberJson.Rent();
         private bool _first = true;
+
+        /// <summary>Gives the borrowed tables back (to the thread that finished the answer).</summary>
+        public void Dispose()
+        {
+            NameCache.Return(_names);
+            NumberJson.Return(_values);
+        }
 
         /// <summary>Synchronous, so the loop's state stays out of the caller's async state machine.</summary>
         public void Write(IBufferWriter<byte> body, ReadOnlySpan<MetricSample> samples)

@@ -273,8 +273,8 @@ internal static partial class Figures
         var warmUp = TimeSpan.FromSeconds(quick ? 10 : 30);
 
         var dataDir = Directory.CreateTempSubdirectory("telemetry-bench-").FullName;
-        IngestTiming ours;
-        QueryTiming ourQueries;
+        IngestTiming ours, theirs;
+        QueryTiming ourQueries, theirQueries;
         SeriesTiming ourSeries;
         try
         {
@@ -292,23 +292,8 @@ internal static partial class Figures
                 ours = await TimeIngestAsync("ours", clock, TimeSpan.Zero, import.Samples, async () => (long)await service.CounterAsync(StoredCounter),
                     () => service.Cpu, settled: null, feeding: null);
             }
-            // The same store, served by a fresh process with nothing to stream.
-            environment["CSV_FILE"] = HeaderOnlyCsv(dataDir);
-            environment["LOOP"] = "false";
-            await using var idle = await AppProcess.StartAsync("Embedded", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
-            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{idle.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
-            ourQueries = await OurQueriesAsync(api, () => idle.Cpu, warmUp, fullRequests, tenthRequests);
-            ourSeries = await OurSeriesAsync(api, () => idle.Cpu, fullRequests);
-        }
-        finally
-        {
-            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
-        }
 
-        IngestTiming theirs;
-        QueryTiming theirQueries;
-        {
-            var clock = Stopwatch.StartNew();
+            clock.Restart();
             await using var vm = await VictoriaMetrics.StartAsync(binary, clock);
             var posting = import.PostAllAsync(vm.Http);
             theirs = await TimeIngestAsync("VictoriaMetrics", clock, vm.StartedAt, import.Samples,
@@ -316,7 +301,20 @@ internal static partial class Figures
                 // Rows still pending are not searchable yet: done means every row added and none pending.
                 settled: async () => await vm.MetricAsync("vm_pending_rows{type=\"storage\"}") == 0, feeding: posting);
             await posting;
-            theirQueries = await VmQueriesAsync(vm, import, warmUp, fullRequests, tenthRequests);
+
+            // Our store, served by a fresh process with nothing to stream, beside VictoriaMetrics with its 4M samples.
+            environment["CSV_FILE"] = HeaderOnlyCsv(dataDir);
+            environment["LOOP"] = "false";
+            await using var idle = await AppProcess.StartAsync("Embedded", environment, TimeSpan.FromMinutes(1), healthPortSetting: "PORT");
+            using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{idle.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
+            var ourPaths = await OurPathsAsync(api, () => idle.Cpu);
+            var theirPaths = await VmPathsAsync(vm, import);
+            (ourQueries, theirQueries) = await SideBySideAsync(ourPaths, theirPaths, warmUp, fullRequests, tenthRequests);
+            ourSeries = await OurSeriesAsync(api, () => idle.Cpu, fullRequests);
+        }
+        finally
+        {
+            try { Directory.Delete(dataDir, recursive: true); } catch (IOException) { }
         }
 
         foreach (var (kind, what, real, baseline, cpu, baselineCpu, requests, samples, vmSamples) in new[]
@@ -418,7 +416,12 @@ internal static partial class Figures
             (target - q.Samples) / (end - q.At).TotalSeconds, (cpu() - q.Cpu).TotalSeconds / (target - q.Samples) * 1e6, total);
     }
 
-    private static async Task<QueryTiming> OurQueriesAsync(HttpClient api, Func<TimeSpan> cpu, TimeSpan warmUp, int fullRequests, int tenthRequests)
+    /// <summary>One server's two query paths (whole window and 10% window of GPU g), its process CPU, and what one answer
+    /// of each holds.</summary>
+    private sealed record QueryPaths(HttpClient Http, Func<TimeSpan> Cpu, Func<int, string> Full, Func<int, string> Tenth,
+        int FullSamples, int TenthSamples, long FullBytes);
+
+    private static async Task<QueryPaths> OurPathsAsync(HttpClient api, Func<TimeSpan> cpu)
     {
         var uuids = await GpuUuidsAsync(api);
         // Each GPU's 10% window: the times of its window's samples 4,500 and 5,499, so ~1,000 samples (more where
@@ -439,8 +442,7 @@ internal static partial class Figures
             using var part = JsonDocument.Parse(await api.GetByteArrayAsync(tenth[g]));
             tenthSamples = part.RootElement.GetProperty("data").GetArrayLength();
         }
-        return await QueryLoadAsync(api, cpu, warmUp, fullRequests, tenthRequests, g => FullPath(uuids[g % uuids.Length]), g => tenth[g % tenth.Length],
-            fullSamples, tenthSamples, fullBytes);
+        return new QueryPaths(api, cpu, g => FullPath(uuids[g % uuids.Length]), g => tenth[g % tenth.Length], fullSamples, tenthSamples, fullBytes);
 
         static string FullPath(string uuid) => $"/api/v1/gpus/{uuid}/telemetry?limit=10000";
     }
@@ -460,7 +462,7 @@ internal static partial class Figures
         return new SeriesTiming(latencies, (cpu() - before).TotalMilliseconds, points, body.Length);
     }
 
-    private static async Task<QueryTiming> VmQueriesAsync(VictoriaMetrics vm, VmImport import, TimeSpan warmUp, int fullRequests, int tenthRequests)
+    private static async Task<QueryPaths> VmPathsAsync(VictoriaMetrics vm, VmImport import)
     {
         using var list = JsonDocument.Parse(await vm.Http.GetStringAsync("/api/v1/label/uuid/values"));
         var uuids = list.RootElement.GetProperty("data").EnumerateArray().Select(u => u.GetString()!).ToArray();
@@ -471,7 +473,7 @@ internal static partial class Figures
             $"&start={import.PassMs(fromPass) / 1000}&end={import.PassMs(toPass) / 1000}";
         string Full(int g) => Export(g, last - 999, last);
         string Tenth(int g) => Export(g, last - 999 + 450, last - 999 + 549);
-        return await QueryLoadAsync(vm.Http, () => vm.Cpu, warmUp, fullRequests, tenthRequests, Full, Tenth,
+        return new QueryPaths(vm.Http, () => vm.Cpu, Full, Tenth,
             CountExported(await vm.Http.GetStringAsync(Full(0))), CountExported(await vm.Http.GetStringAsync(Tenth(0))), 0);
 
         static int CountExported(string lines) => lines.Split('\n', StringSplitOptions.RemoveEmptyEntries)
@@ -485,17 +487,55 @@ internal static partial class Figures
         return [.. list.RootElement.GetProperty("gpus").EnumerateArray().Select(gpu => gpu.GetProperty("uuid").GetString()!)];
     }
 
-    /// <summary>A warm-up of two clients on both paths, then sequential requests (one client) on random GPUs.</summary>
-    private static async Task<QueryTiming> QueryLoadAsync(HttpClient http, Func<TimeSpan> cpu, TimeSpan warmUp, int fullRequests, int tenthRequests,
-        Func<int, string> full, Func<int, string> tenth, int fullSamples, int tenthSamples, long fullBytes)
+    /// <summary>
+    /// Both servers measured at the same moments: a warm-up of each (four clients on both paths), then one client
+    /// alternating between them request by request — ours, theirs, theirs, ours, … — on random GPUs, first the whole
+    /// window, then the 10% window. Measured one after the other, minutes apart, the machine's slower and quieter
+    /// spells fell on one server or the other: in one run of unchanged code VictoriaMetrics' own p99 was twice that of
+    /// the run before (docs/performance.md, "fifth pass").
+    /// </summary>
+    private static async Task<(QueryTiming Ours, QueryTiming Theirs)> SideBySideAsync(QueryPaths ours, QueryPaths theirs, TimeSpan warmUp,
+        int fullRequests, int tenthRequests)
     {
-        await WarmUpAsync(http, warmUp, full, tenth);
-        var before = cpu();
-        var fullLatencies = await LoadAsync(http, 1, fullRequests, full);
-        var middle = cpu();
-        var tenthLatencies = await LoadAsync(http, 1, tenthRequests, tenth);
-        var after = cpu();
-        return new QueryTiming(fullLatencies, tenthLatencies, (middle - before).TotalMilliseconds, (after - middle).TotalMilliseconds,
-            fullSamples, tenthSamples, fullBytes);
+        await WarmUpAsync(ours.Http, warmUp, ours.Full, ours.Tenth);
+        await WarmUpAsync(theirs.Http, warmUp, theirs.Full, theirs.Tenth);
+        var (ourBefore, theirBefore) = (ours.Cpu(), theirs.Cpu());
+        var (ourFull, theirFull) = await AlternateAsync(ours.Http, ours.Full, theirs.Http, theirs.Full, fullRequests);
+        var (ourMiddle, theirMiddle) = (ours.Cpu(), theirs.Cpu());
+        var (ourTenth, theirTenth) = await AlternateAsync(ours.Http, ours.Tenth, theirs.Http, theirs.Tenth, tenthRequests);
+        var (ourAfter, theirAfter) = (ours.Cpu(), theirs.Cpu());
+        return (
+            new QueryTiming(ourFull, ourTenth, (ourMiddle - ourBefore).TotalMilliseconds, (ourAfter - ourMiddle).TotalMilliseconds,
+                ours.FullSamples, ours.TenthSamples, ours.FullBytes),
+            new QueryTiming(theirFull, theirTenth, (theirMiddle - theirBefore).TotalMilliseconds, (theirAfter - theirMiddle).TotalMilliseconds,
+                theirs.FullSamples, theirs.TenthSamples, theirs.FullBytes));
+    }
+
+    /// <summary><paramref name="requests"/> sequential GETs to each of two servers, taking turns; which goes first
+    /// alternates, so neither always follows the other's answer. Latencies in ms, to the answer's last byte.</summary>
+    private static async Task<(List<double> A, List<double> B)> AlternateAsync(HttpClient a, Func<int, string> aPath, HttpClient b,
+        Func<int, string> bPath, int requests)
+    {
+        var buffer = new byte[ReadBufferBytes];
+        for (var i = 0; i < 8; i++)
+        {
+            await ReadToEndAsync(a, aPath(i), buffer);
+            await ReadToEndAsync(b, bPath(i), buffer);
+        }
+        var (aLatencies, bLatencies) = (new List<double>(requests), new List<double>(requests));
+        var random = new Random(0);
+        for (var i = 0; i < requests; i++)
+        {
+            var gpu = random.Next(1000);
+            var aFirst = i % 2 == 0;
+            for (var turn = 0; turn < 2; turn++)
+            {
+                var (client, path, latencies) = (turn == 0) == aFirst ? (a, aPath, aLatencies) : (b, bPath, bLatencies);
+                var clock = Stopwatch.StartNew();
+                await ReadToEndAsync(client, path(gpu), buffer);
+                latencies.Add(clock.Elapsed.TotalMilliseconds);
+            }
+        }
+        return (aLatencies, bLatencies);
     }
 }

@@ -148,6 +148,35 @@ public sealed class GatewayJsonTests
         Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(written));
     }
 
+    /// <summary>Answers borrow the thread's number and name tables (<c>NumberJson.Rent</c>, <c>NameCache.Rent</c>): what
+    /// one answer left in them must never show in the next — other values in the same slots, other instances and
+    /// spellings of names, and a host with another encoder, whose escaped names differ.</summary>
+    [Fact]
+    public async Task Answers_written_one_after_another_stay_exact_whatever_the_previous_one_left()
+    {
+        // The gateway's options leave <, & and non-ASCII as they are; the strict default encoder escapes them.
+        var strict = new ServiceCollection().AddLogging().AddTelemetryGateway()
+            .Configure<HttpJsonOptions>(o => o.SerializerOptions.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.Default)
+            .BuildServiceProvider();
+        var rounds = new[]
+        {
+            (Services, new[] { "DCGM_FI_DEV_GPU_TEMP", "<b>&amp;</b>" }, 0.1),
+            (Services, new[] { new string("DCGM_FI_DEV_GPU_TEMP".AsSpan()), "other" }, 0.2),
+            (strict, new[] { "<b>&amp;</b>", "température" }, 0.1),
+            (Services, new[] { "<b>&amp;</b>", "température" }, 1e-7),
+        };
+        foreach (var (services, names, step) in rounds)
+        {
+            var samples = Enumerable.Range(0, 200).Select(i => new MetricSample(T0.AddSeconds(i), names[i % 2], i * step, null)).ToArray();
+            var options = services.GetRequiredService<IOptions<HttpJsonOptions>>().Value.SerializerOptions;
+
+            var written = await WriteAsync(new TelemetryResult("g", new TelemetryPage(samples, null), 500, null), services);
+            var expected = JsonSerializer.Serialize(new TelemetryResponse("g",
+                [.. samples.Select(s => new TelemetryPoint(s.Timestamp, s.MetricName, s.Value, s.SourceTimestamp))], new CursorPagination(500, null)), options);
+            Assert.Equal(expected, System.Text.Encoding.UTF8.GetString(written));
+        }
+    }
+
     [Fact]
     public async Task A_host_that_asks_for_indented_json_gets_it_from_the_serializer()
     {

@@ -16,13 +16,14 @@ internal sealed class LatestValuesJsonConverter : JsonConverter<Dictionary<strin
 {
     public override Dictionary<string, LatestValue> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
-        var latest = new Dictionary<string, LatestValue>(StringComparer.Ordinal);
+        // Sized for a DCGM dump's ten-odd metrics at once instead of growing through 3 and 7.
+        var latest = new Dictionary<string, LatestValue>(16, StringComparer.Ordinal);
         if (reader.TokenType == JsonTokenType.StartObject)
         {
             // The object form: "metric": {"t": ticks, "v": value}.
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var metric = reader.GetString()!;
+                var metric = MetricName(ref reader);
                 reader.Read();
                 long time = 0;
                 double value = 0;
@@ -44,7 +45,8 @@ internal sealed class LatestValuesJsonConverter : JsonConverter<Dictionary<strin
         while (reader.Read() && reader.TokenType == JsonTokenType.StartArray)
         {
             reader.Read();
-            var metric = reader.GetString() ?? throw new JsonException("A latest-value row has a null metric.");
+            if (reader.TokenType != JsonTokenType.String) throw new JsonException("A latest-value row starts with its metric name.");
+            var metric = MetricName(ref reader);
             reader.Read();
             var time = reader.GetInt64();
             time = latest.Count == 0 ? first = time : first + time;
@@ -73,6 +75,11 @@ internal sealed class LatestValuesJsonConverter : JsonConverter<Dictionary<strin
         }
         writer.WriteEndArray();
     }
+
+    /// <summary>One string per metric name for the process (<see cref="MetricNames"/>): every query reads a manifest,
+    /// and these names were a fifth of a 10%-window query's garbage.</summary>
+    private static string MetricName(ref Utf8JsonReader reader) =>
+        reader.ValueIsEscaped || reader.HasValueSequence ? reader.GetString()! : MetricNames.FromUtf8(reader.ValueSpan);
 
     private static double ReadValue(ref Utf8JsonReader reader) => reader.TokenType == JsonTokenType.String
         ? double.Parse(reader.GetString()!, NumberStyles.Float, CultureInfo.InvariantCulture)
