@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -47,6 +49,23 @@ internal ref struct JsonBytes(IBufferWriter<byte> body)
     {
         bytes.CopyTo(destination[at..]);
         at += bytes.Length;
+    }
+
+    /// <summary>What <see cref="CopyPadded"/> copies whatever the text's length.</summary>
+    public const int PaddedBytes = 64;
+
+    /// <summary>Copies the first <paramref name="length"/> bytes of <paramref name="padded"/> to
+    /// <paramref name="destination"/> at <paramref name="at"/> as one block of <see cref="PaddedBytes"/>: the JIT makes a
+    /// constant-size copy a few vector moves, where a copy of a short text's exact length is a call to memmove — a fifth
+    /// of writing a page of points (PROFILE_ONLY=write). The bytes past the text are garbage the next write covers, so
+    /// the caller reserves <see cref="PaddedBytes"/> of room; without it (or with a short source) the copy is exact.</summary>
+    public static void CopyPadded(ReadOnlySpan<byte> padded, int length, Span<byte> destination, ref int at)
+    {
+        if ((uint)length > (uint)padded.Length) throw new ArgumentOutOfRangeException(nameof(length));
+        if (length <= PaddedBytes && padded.Length >= PaddedBytes && destination.Length - at >= PaddedBytes)
+            Unsafe.CopyBlockUnaligned(ref destination[at], ref MemoryMarshal.GetReference(padded), PaddedBytes);
+        else padded[..length].CopyTo(destination[at..]);
+        at += length;
     }
 
     /// <summary>As the serializer writes a double: the shortest text that reads back as the same value, and an

@@ -22,19 +22,34 @@ internal sealed class NumberJson
     public static void Return(NumberJson table) => t_spare = table;
 
     private const int Slots = 64;
-    private const int SlotBytes = 32; // the longest double text, "-1.2345678901234567E-308", is 24 bytes
+    // The longest double text, "-1.2345678901234567E-308", is 24 bytes; a slot is as long as a padded copy.
+    private const int SlotBytes = JsonBytes.PaddedBytes;
     private readonly long[] _bits = new long[Slots];
     private readonly byte[] _lengths = new byte[Slots];
     private readonly byte[] _text = new byte[Slots * SlotBytes];
 
-    public ReadOnlySpan<byte> Json(double value)
+    public ReadOnlySpan<byte> Json(double value) => _text.AsSpan(Slot(value, out var length) * SlotBytes, length);
+
+    /// <summary>Writes <paramref name="value"/>'s text at <paramref name="at"/> as one padded block
+    /// (<see cref="JsonBytes.CopyPadded"/>): the caller leaves <see cref="JsonBytes.PaddedBytes"/> of room.</summary>
+    public void Write(double value, Span<byte> destination, ref int at)
+    {
+        var slot = Slot(value, out var length);
+        JsonBytes.CopyPadded(_text.AsSpan(slot * SlotBytes, SlotBytes), length, destination, ref at);
+    }
+
+    private int Slot(double value, out int length)
     {
         var bits = BitConverter.DoubleToInt64Bits(value);
         var slot = (int)((ulong)bits * 0x9E3779B97F4A7C15UL >> 58); // Fibonacci hashing: the top 6 bits
         var text = _text.AsSpan(slot * SlotBytes, SlotBytes);
-        if (_lengths[slot] != 0 && _bits[slot] == bits) return text[.._lengths[slot]];
-        var length = JsonBytes.FormatNumber(value, text);
+        if (_lengths[slot] != 0 && _bits[slot] == bits)
+        {
+            length = _lengths[slot];
+            return slot;
+        }
+        length = JsonBytes.FormatNumber(value, text);
         (_bits[slot], _lengths[slot]) = (bits, (byte)length);
-        return text[..length];
+        return slot;
     }
 }

@@ -12,8 +12,9 @@ namespace Telemetry.Gateway;
 /// </summary>
 internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : JsonBytesResult<SeriesResponse>
 {
-    // A bucket's fixed text (60 bytes), its time (at most 36) and four numbers and a count (at most 24 each).
-    private const int BucketBytes = 256;
+    // A bucket's fixed text (60 bytes), its time (at most 37) and four numbers and a count (at most 24 each), and the
+    // padding of the last block copied (JsonBytes.CopyPadded).
+    private const int BucketBytes = 256 + JsonBytes.PaddedBytes;
 
     protected override async Task WriteAsync(PipeWriter body, JavaScriptEncoder? encoder, CancellationToken cancellationToken)
     {
@@ -58,15 +59,15 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : Json
             var bucket = output.Reserve(BucketBytes);
             var at = 0;
             JsonBytes.Copy(i == 0 ? "{\"timestamp\":"u8 : ",{\"timestamp\":"u8, bucket, ref at);
-            JsonBytes.Copy(times.Json(point.Timestamp), bucket, ref at);
+            times.Write(point.Timestamp, bucket, ref at);
             JsonBytes.Copy(",\"min\":"u8, bucket, ref at);
-            JsonBytes.Copy(numbers.Json(point.Min), bucket, ref at);
+            numbers.Write(point.Min, bucket, ref at);
             JsonBytes.Copy(",\"max\":"u8, bucket, ref at);
-            JsonBytes.Copy(numbers.Json(point.Max), bucket, ref at);
+            numbers.Write(point.Max, bucket, ref at);
             JsonBytes.Copy(",\"avg\":"u8, bucket, ref at);
-            JsonBytes.Copy(numbers.Json(point.Avg), bucket, ref at);
+            numbers.Write(point.Avg, bucket, ref at);
             JsonBytes.Copy(",\"last\":"u8, bucket, ref at);
-            JsonBytes.Copy(numbers.Json(point.Last), bucket, ref at);
+            numbers.Write(point.Last, bucket, ref at);
             JsonBytes.Copy(",\"count\":"u8, bucket, ref at);
             at += JsonBytes.FormatNumber(point.Count, bucket[at..]);
             bucket[at++] = (byte)'}';

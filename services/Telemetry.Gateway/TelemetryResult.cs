@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Text.Encodings.Web;
 using Telemetry.Core.Model;
 using Telemetry.Core.Queries;
@@ -16,10 +17,6 @@ namespace Telemetry.Gateway;
 /// </summary>
 internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limit, string? nextCursor) : JsonBytesResult<TelemetryResponse>
 {
-    // The most a point takes besides its metric name: the fixed text (64 bytes), two times (at most 36 each, quoted
-    // with a seven-digit fraction, or 35 for a time with an offset) and a number (at most 24 bytes), with room to spare.
-    private const int PointBytesBesidesName = 256;
-
     protected override async Task WriteAsync(PipeWriter body, JavaScriptEncoder? encoder, CancellationToken cancellationToken)
     {
         // The page's pooled arrays go back once written (or once the client went away).
@@ -66,10 +63,21 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
     /// <summary>The points of a page, run after run, with what it has formatted so far kept for the next run.</summary>
     private sealed class PointWriter(JavaScriptEncoder? encoder) : IDisposable
     {
+        // A point is five pieces: '{"timestamp":', the time, the metric's block (',"metric_name":"…","value":'), the
+        // number, and the source's block (',"source_timestamp":…}'). Each but the first is copied as one padded block
+        // (JsonBytes.CopyPadded), so a point needs this much room besides a metric block longer than a padded copy:
+        // the fixed start (15 bytes with its comma), three texts of at most 37 bytes each and a block's padding.
+        private const int PointBytes = 15 + 3 * 37 + 2 * JsonBytes.PaddedBytes;
+        private const int MaxMetricBlocks = 64;
+
         private readonly TimeJson _times = new();
         private readonly TimeJson _sources = new();
         private readonly NameCache _names = NameCache.Rent(encoder);
         private readonly NumberJson _values = NumberJson.Rent();
+        private readonly List<(string Name, byte[] Block, int Length)> _metricBlocks = [];
+        private readonly byte[] _sourceBlock = new byte[2 * JsonBytes.PaddedBytes];
+        private int _sourceLength;
+        private DateTime? _source;
         private bool _first = true;
 
         /// <summary>Gives the borrowed tables back (to the thread that finished the answer).</summary>
@@ -85,23 +93,50 @@ internal sealed class TelemetryResult(string gpuId, TelemetryPage page, int limi
             var output = new JsonBytes(body);
             foreach (ref readonly var sample in samples)
             {
-                var name = _names.Quoted(sample.MetricName);
-                var point = output.Reserve(PointBytesBesidesName + name.Length);
+                var (metric, metricLength) = MetricBlock(sample.MetricName);
+                var point = output.Reserve(PointBytes + metricLength);
                 var at = 0;
-                if (!_first) point[at++] = (byte)',';
+                JsonBytes.Copy(_first ? "{\"timestamp\":"u8 : ",{\"timestamp\":"u8, point, ref at);
                 _first = false;
-                JsonBytes.Copy("{\"timestamp\":"u8, point, ref at);
-                JsonBytes.Copy(_times.Json(sample.Timestamp), point, ref at);
-                JsonBytes.Copy(",\"metric_name\":"u8, point, ref at);
-                JsonBytes.Copy(name, point, ref at);
-                JsonBytes.Copy(",\"value\":"u8, point, ref at);
-                JsonBytes.Copy(_values.Json(sample.Value), point, ref at);
-                JsonBytes.Copy(",\"source_timestamp\":"u8, point, ref at);
-                JsonBytes.Copy(sample.SourceTimestamp is { } source ? _sources.Json(source) : "null"u8, point, ref at);
-                point[at++] = (byte)'}';
+                _times.Write(sample.Timestamp, point, ref at);
+                JsonBytes.CopyPadded(metric, metricLength, point, ref at);
+                _values.Write(sample.Value, point, ref at);
+                JsonBytes.CopyPadded(_sourceBlock, SourceBlock(sample.SourceTimestamp), point, ref at);
                 output.Advance(at);
             }
             output.Commit();
+        }
+
+        /// <summary>',"metric_name":"…","value":' for a metric, built once per page: names are few and, decoded, one
+        /// instance each, so they are found by reference.</summary>
+        private (byte[] Block, int Length) MetricBlock(string name)
+        {
+            foreach (var (known, block, length) in CollectionsMarshal.AsSpan(_metricBlocks))
+            {
+                if (ReferenceEquals(known, name)) return (block, length);
+            }
+            var quoted = _names.Quoted(name);
+            var built = new byte[Math.Max(JsonBytes.PaddedBytes, 15 + quoted.Length + 9)];
+            var at = 0;
+            JsonBytes.Copy(",\"metric_name\":"u8, built, ref at);
+            JsonBytes.Copy(quoted, built, ref at);
+            JsonBytes.Copy(",\"value\":"u8, built, ref at);
+            if (_metricBlocks.Count < MaxMetricBlocks) _metricBlocks.Add((name, built, at));
+            return (built, at);
+        }
+
+        /// <summary>The length of ',"source_timestamp":…}' in <see cref="_sourceBlock"/>, rebuilt when the source time
+        /// changes: every metric of one scrape carries the scrape's.</summary>
+        private int SourceBlock(DateTime? source)
+        {
+            if (_sourceLength != 0 && source == _source && source?.Kind == _source?.Kind) return _sourceLength;
+            var at = 0;
+            JsonBytes.Copy(",\"source_timestamp\":"u8, _sourceBlock, ref at);
+            if (source is { } time) JsonBytes.Copy(_sources.Json(time), _sourceBlock, ref at);
+            else JsonBytes.Copy("null"u8, _sourceBlock, ref at);
+            _sourceBlock[at++] = (byte)'}';
+            (_source, _sourceLength) = (source, at);
+            return at;
         }
     }
 }
