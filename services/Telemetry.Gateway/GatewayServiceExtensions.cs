@@ -14,7 +14,7 @@ public static class GatewayServiceExtensions
     {
         services.AddSettings<QueryOptions>();
         services.AddSingleton(provider => new WindowReader(provider.GetRequiredService<IKeyValueStore>(),
-            provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueryOptions>>().Value.CacheSamples));
+            provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<QueryOptions>>().Value.EffectiveCacheSamples));
         services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower;

@@ -18,6 +18,8 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : Json
 
     protected override async Task WriteAsync(PipeWriter body, JavaScriptEncoder? encoder, CancellationToken cancellationToken)
     {
+        // The points' pooled arrays go back once written (or once the client went away).
+        using var written = result;
         var times = new TimeJson();
         var numbers = NumberJson.Rent();
         Begin(body, encoder, times);
@@ -53,9 +55,16 @@ internal sealed class SeriesJsonResult(string gpuId, SeriesResult result) : Json
         output.Append(first ? "{\"metric_name\":"u8 : ",{\"metric_name\":"u8);
         output.AppendString(series.MetricName, encoder);
         output.Append(",\"points\":["u8);
-        for (var i = 0; i < series.Points.Count; i++)
+        // The builder's points are an array segment; read as a span, not one interface call per point.
+        ReadOnlySpan<SeriesPoint> points = series.Points switch
         {
-            var point = series.Points[i];
+            ArraySegment<SeriesPoint> segment => segment,
+            SeriesPoint[] array => array,
+            var other => [.. other],
+        };
+        for (var i = 0; i < points.Length; i++)
+        {
+            ref readonly var point = ref points[i];
             var bucket = output.Reserve(BucketBytes);
             var at = 0;
             JsonBytes.Copy(i == 0 ? "{\"timestamp\":"u8 : ",{\"timestamp\":"u8, bucket, ref at);

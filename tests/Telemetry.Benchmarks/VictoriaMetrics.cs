@@ -245,9 +245,11 @@ internal sealed class VmImport
 internal sealed record IngestTiming(long Samples, double FromStartPerSecond, double FirstStoredSeconds, double FromFirstPerSecond,
     double SteadyPerSecond, double SteadyCpuMicrosecondsPerSample, double TotalSeconds);
 
+/// <summary>Latencies in ms; CPU in ms of the server process per request.</summary>
 internal sealed record QueryTiming(List<double> Full, List<double> Tenth, double FullCpuMs, double TenthCpuMs, int FullSamples, int TenthSamples, long FullBytes);
 
-/// <summary>Ours only: <c>/series</c> over the whole window (the dashboard's chart request), same process and run.</summary>
+/// <summary>Ours only: <c>/series</c> over the whole window (the dashboard's chart request), taking turns with the raw
+/// queries; CPU in ms per request.</summary>
 internal sealed record SeriesTiming(List<double> Latencies, double CpuMs, int Points, long Bytes);
 
 internal static partial class Figures
@@ -309,8 +311,7 @@ internal static partial class Figures
             using var api = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{idle.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
             var ourPaths = await OurPathsAsync(api, () => idle.Cpu);
             var theirPaths = await VmPathsAsync(vm, import);
-            (ourQueries, theirQueries) = await SideBySideAsync(ourPaths, theirPaths, warmUp, fullRequests, tenthRequests);
-            ourSeries = await OurSeriesAsync(api, () => idle.Cpu, fullRequests);
+            (ourQueries, theirQueries, ourSeries) = await SideBySideAsync(ourPaths, theirPaths, warmUp, fullRequests, tenthRequests);
         }
         finally
         {
@@ -330,8 +331,8 @@ internal static partial class Figures
             reporter.Add(new Figure($"8-{kind}-p99", $"Query p99 vs VictoriaMetrics, {what}, 1 client, 247 GPUs full (2.47M samples), sqlite",
                 p99, "ms", vmP99, $"VictoriaMetrics {VictoriaMetricsVersion(binary)} /api/v1/export of the same GPU's {vmSamples:N0} samples, same run",
                 "p99 <= 2x VictoriaMetrics", p99 <= 2 * vmP99,
-                $"p50 {Stats.Percentile(real, 50):0.00} vs {Stats.Percentile(baseline, 50):0.00} ms; server process CPU {cpu / requests:0.00} vs " +
-                $"{baselineCpu / requests:0.00} ms/request; {requests} sequential requests each; ours {samples:N0} samples/response"));
+                $"p50 {Stats.Percentile(real, 50):0.00} vs {Stats.Percentile(baseline, 50):0.00} ms; server process CPU {cpu:0.00} vs " +
+                $"{baselineCpu:0.00} ms/request; {requests} sequential requests each; ours {samples:N0} samples/response"));
         }
         {
             // The issue asks for /series beside the raw whole-window query: the baseline is our own raw query, same
@@ -340,9 +341,9 @@ internal static partial class Figures
             var rawP99 = Stats.Percentile(ourQueries.Full, 99);
             reporter.Add(new Figure("8-series-p99", $"Query p99, /series over the whole window ({ourSeries.Points} points x 10 metrics, " +
                 $"{ourSeries.Bytes / 1024:N0} KiB), 1 client, 247 GPUs full, sqlite", p99, "ms", rawP99,
-                "our raw whole-window query (8-full), same run", "well under the raw query", p99 <= 0.5 * rawP99,
+                "our raw whole-window query (8-full), taking turns with it", "well under the raw query", p99 <= 0.5 * rawP99,
                 $"p50 {Stats.Percentile(ourSeries.Latencies, 50):0.00} vs {Stats.Percentile(ourQueries.Full, 50):0.00} ms; server process CPU " +
-                $"{ourSeries.CpuMs / ourSeries.Latencies.Count:0.00} vs {ourQueries.FullCpuMs / fullRequests:0.00} ms/request; VictoriaMetrics whole-window " +
+                $"{ourSeries.CpuMs:0.00} vs {ourQueries.FullCpuMs:0.00} ms/request; VictoriaMetrics whole-window " +
                 $"export p99 {Stats.Percentile(theirQueries.Full, 99):0.00} ms; {ourSeries.Latencies.Count} sequential requests"));
         }
         foreach (var (id, name, real, baseline) in new[]
@@ -369,19 +370,24 @@ internal static partial class Figures
         static double TheirSteady(IngestTiming timing) => SteadyMeasured(timing) ? timing.SteadyPerSecond : timing.FromFirstPerSecond;
     }
 
-    private static string VictoriaMetricsVersion(string binary)
+    // Debian's build of 1.79 answers `-version` with an empty line (its build stamp is stripped), so the package
+    // manager's record of the installed package is asked next.
+    private static string VictoriaMetricsVersion(string binary) =>
+        FirstVersionIn(binary, "-version") ?? FirstVersionIn("dpkg-query", "-W -f=${Version} victoria-metrics") ?? "(version unknown)";
+
+    private static string? FirstVersionIn(string program, string arguments)
     {
         try
         {
-            using var version = Process.Start(new ProcessStartInfo(binary, "-version") { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            var text = version.StandardOutput.ReadToEnd() + version.StandardError.ReadToEnd();
-            version.WaitForExit();
-            var match = System.Text.RegularExpressions.Regex.Match(text, @"v(\d+\.\d+\.\d+)");
-            return match.Success ? match.Groups[1].Value : "(version unknown)";
+            using var run = Process.Start(new ProcessStartInfo(program, arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            var text = run.StandardOutput.ReadToEnd() + run.StandardError.ReadToEnd();
+            run.WaitForExit();
+            var match = System.Text.RegularExpressions.Regex.Match(text, @"v?(\d+\.\d+\.\d+)");
+            return match.Success ? match.Groups[1].Value : null;
         }
         catch (System.ComponentModel.Win32Exception)
         {
-            return "(version unknown)";
+            return null;
         }
     }
 
@@ -447,19 +453,16 @@ internal static partial class Figures
         static string FullPath(string uuid) => $"/api/v1/gpus/{uuid}/telemetry?limit=10000";
     }
 
-    /// <summary><c>GET /api/v1/gpus/{id}/series</c> with its defaults (the whole window, 500 points), after the raw
-    /// queries' warm-up plus a short one of its own, one client on random GPUs.</summary>
-    private static async Task<SeriesTiming> OurSeriesAsync(HttpClient api, Func<TimeSpan> cpu, int requests)
+    /// <summary><c>GET /api/v1/gpus/{id}/series</c> over the whole window with 500 points (the dashboard's chart
+    /// request) for GPU g, with the points per metric and the bytes of one answer.</summary>
+    private static async Task<(Func<int, string> Path, int Points, long Bytes)> OurSeriesPathAsync(HttpClient api)
     {
         var uuids = await GpuUuidsAsync(api);
         string Series(int g) => $"/api/v1/gpus/{uuids[g % uuids.Length]}/series?points=500";
         var body = await api.GetByteArrayAsync(Series(0));
         using var first = JsonDocument.Parse(body);
         var points = first.RootElement.GetProperty("series").EnumerateArray().Max(m => m.GetProperty("points").GetArrayLength());
-        await WarmUpAsync(api, TimeSpan.FromSeconds(5), Series);
-        var before = cpu();
-        var latencies = await LoadAsync(api, 1, requests, Series);
-        return new SeriesTiming(latencies, (cpu() - before).TotalMilliseconds, points, body.Length);
+        return (Series, points, body.Length);
     }
 
     private static async Task<QueryPaths> VmPathsAsync(VictoriaMetrics vm, VmImport import)
@@ -488,54 +491,83 @@ internal static partial class Figures
     }
 
     /// <summary>
-    /// Both servers measured at the same moments: a warm-up of each (four clients on both paths), then one client
-    /// alternating between them request by request — ours, theirs, theirs, ours, … — on random GPUs, first the whole
-    /// window, then the 10% window. Measured one after the other, minutes apart, the machine's slower and quieter
-    /// spells fell on one server or the other: in one run of unchanged code VictoriaMetrics' own p99 was twice that of
-    /// the run before (docs/performance.md, "fifth pass").
+    /// Both servers measured at the same moments: a warm-up of each (four clients on all paths), then one client taking
+    /// turns request by request — first the whole window (our raw query, VictoriaMetrics' export, our <c>/series</c>),
+    /// then the 10% window (ours, theirs) — on random GPUs. Measured one after the other, minutes apart, the machine's
+    /// slower and quieter spells fell on one server or the other: in one run of unchanged code VictoriaMetrics' own p99
+    /// was twice that of the run before (docs/performance.md, "fifth pass"); <c>/series</c>, measured after the others
+    /// until the seventh pass, moved between 0.44 and 0.82 of the raw p99 for the same reason.
+    /// <para>CPU per request: VictoriaMetrics' and our 10% window's from the turns themselves (each process serves one
+    /// path there); our two whole-window paths share a process in the turns, so theirs comes from a quarter as many
+    /// requests of each path alone afterwards.</para>
     /// </summary>
-    private static async Task<(QueryTiming Ours, QueryTiming Theirs)> SideBySideAsync(QueryPaths ours, QueryPaths theirs, TimeSpan warmUp,
-        int fullRequests, int tenthRequests)
+    private static async Task<(QueryTiming Ours, QueryTiming Theirs, SeriesTiming Series)> SideBySideAsync(QueryPaths ours, QueryPaths theirs,
+        TimeSpan warmUp, int fullRequests, int tenthRequests)
     {
-        await WarmUpAsync(ours.Http, warmUp, ours.Full, ours.Tenth);
+        var series = await OurSeriesPathAsync(ours.Http);
+        await WarmUpAsync(ours.Http, warmUp, ours.Full, ours.Tenth, series.Path);
         await WarmUpAsync(theirs.Http, warmUp, theirs.Full, theirs.Tenth);
-        var (ourBefore, theirBefore) = (ours.Cpu(), theirs.Cpu());
-        var (ourFull, theirFull) = await AlternateAsync(ours.Http, ours.Full, theirs.Http, theirs.Full, fullRequests);
+        var theirBefore = theirs.Cpu();
+        var full = await TakeTurnsAsync([(ours.Http, ours.Full), (theirs.Http, theirs.Full), (ours.Http, series.Path)], fullRequests);
         var (ourMiddle, theirMiddle) = (ours.Cpu(), theirs.Cpu());
-        var (ourTenth, theirTenth) = await AlternateAsync(ours.Http, ours.Tenth, theirs.Http, theirs.Tenth, tenthRequests);
+        var tenth = await TakeTurnsAsync([(ours.Http, ours.Tenth), (theirs.Http, theirs.Tenth)], tenthRequests);
         var (ourAfter, theirAfter) = (ours.Cpu(), theirs.Cpu());
+        var ourFullCpu = await CpuPerRequestAsync(ours, ours.Full, fullRequests / 4);
+        var seriesCpu = await CpuPerRequestAsync(ours, series.Path, fullRequests / 4);
         return (
-            new QueryTiming(ourFull, ourTenth, (ourMiddle - ourBefore).TotalMilliseconds, (ourAfter - ourMiddle).TotalMilliseconds,
+            new QueryTiming(full[0], tenth[0], ourFullCpu, (ourAfter - ourMiddle).TotalMilliseconds / tenthRequests,
                 ours.FullSamples, ours.TenthSamples, ours.FullBytes),
-            new QueryTiming(theirFull, theirTenth, (theirMiddle - theirBefore).TotalMilliseconds, (theirAfter - theirMiddle).TotalMilliseconds,
-                theirs.FullSamples, theirs.TenthSamples, theirs.FullBytes));
+            new QueryTiming(full[1], tenth[1], (theirMiddle - theirBefore).TotalMilliseconds / fullRequests,
+                (theirAfter - theirMiddle).TotalMilliseconds / tenthRequests, theirs.FullSamples, theirs.TenthSamples, theirs.FullBytes),
+            new SeriesTiming(full[2], seriesCpu, series.Points, series.Bytes));
     }
 
-    /// <summary><paramref name="requests"/> sequential GETs to each of two servers, taking turns; which goes first
-    /// alternates, so neither always follows the other's answer. Latencies in ms, to the answer's last byte.</summary>
-    private static async Task<(List<double> A, List<double> B)> AlternateAsync(HttpClient a, Func<int, string> aPath, HttpClient b,
-        Func<int, string> bPath, int requests)
+    /// <summary>The server's CPU in ms per request over <paramref name="requests"/> sequential GETs of one path.</summary>
+    private static async Task<double> CpuPerRequestAsync(QueryPaths server, Func<int, string> path, int requests)
+    {
+        var before = server.Cpu();
+        await LoadAsync(server.Http, 1, requests, path);
+        return (server.Cpu() - before).TotalMilliseconds / requests;
+    }
+
+    /// <summary><paramref name="requests"/> sequential GETs of each path, taking turns, each on a GPU drawn at random.
+    /// The order of each round is shuffled: a request that follows the other server's is slower (its threads and caches
+    /// went cold meanwhile), and with three paths in a fixed rotation one path followed the other server twice as often
+    /// as another did. Latencies in ms, to the answer's last byte, one list per path.</summary>
+    private static async Task<List<double>[]> TakeTurnsAsync((HttpClient Client, Func<int, string> Path)[] paths, int requests)
     {
         var buffer = new byte[ReadBufferBytes];
         for (var i = 0; i < 8; i++)
         {
-            await ReadToEndAsync(a, aPath(i), buffer);
-            await ReadToEndAsync(b, bPath(i), buffer);
+            foreach (var (client, path) in paths) await ReadToEndAsync(client, path(i), buffer);
         }
-        var (aLatencies, bLatencies) = (new List<double>(requests), new List<double>(requests));
+        var latencies = Array.ConvertAll(paths, _ => new List<double>(requests));
+        // Printed, not reported: each path's median after a request to the same server and after one to the other.
+        var (afterSame, afterOther) = (Array.ConvertAll(paths, _ => new List<double>()), Array.ConvertAll(paths, _ => new List<double>()));
         var random = new Random(0);
+        var order = Enumerable.Range(0, paths.Length).ToArray();
+        var previous = order[^1];
         for (var i = 0; i < requests; i++)
         {
-            var gpu = random.Next(1000);
-            var aFirst = i % 2 == 0;
-            for (var turn = 0; turn < 2; turn++)
+            random.Shuffle(order);
+            foreach (var p in order)
             {
-                var (client, path, latencies) = (turn == 0) == aFirst ? (a, aPath, aLatencies) : (b, bPath, bLatencies);
+                var url = paths[p].Path(random.Next(1000));
                 var clock = Stopwatch.StartNew();
-                await ReadToEndAsync(client, path(gpu), buffer);
-                latencies.Add(clock.Elapsed.TotalMilliseconds);
+                await ReadToEndAsync(paths[p].Client, url, buffer);
+                var ms = clock.Elapsed.TotalMilliseconds;
+                latencies[p].Add(ms);
+                (paths[previous].Client == paths[p].Client ? afterSame : afterOther)[p].Add(ms);
+                previous = p;
             }
         }
-        return (aLatencies, bLatencies);
+        for (var p = 0; p < paths.Length; p++)
+        {
+            static string Median(List<double> ms) => ms.Count == 0 ? "-" : $"{Stats.Percentile(ms, 50):0.00} ms ({ms.Count})";
+            Console.WriteLine($"    {paths[p].Client.BaseAddress!.Authority} {paths[p].Path(0).Split('?')[0].Split('/')[^1]}: p50 after its own " +
+                $"server {Median(afterSame[p])}, after the other {Median(afterOther[p])}; p90 {Stats.Percentile(latencies[p], 90):0.00}, slowest " +
+                string.Join(", ", latencies[p].Order().TakeLast(8).Select(ms => ms.ToString("0.00", CultureInfo.InvariantCulture))));
+        }
+        return latencies;
     }
 }

@@ -16,8 +16,24 @@ public readonly record struct SeriesPoint(DateTime Timestamp, double Min, double
 public sealed record MetricSeries(string MetricName, IReadOnlyList<SeriesPoint> Points);
 
 /// <summary><see cref="Start"/> and <see cref="End"/> are the range the buckets cover; null when neither was
-/// given and the range holds no sample. <see cref="BucketTicks"/> is one bucket's duration.</summary>
-public sealed record SeriesResult(DateTime? Start, DateTime? End, long BucketTicks, IReadOnlyList<MetricSeries> Series);
+/// given and the range holds no sample. <see cref="BucketTicks"/> is one bucket's duration.
+/// <para>The points <see cref="SeriesBuilder"/> makes live in pooled arrays: disposing the result returns them (its
+/// points must not be read after that); a result never disposed leaves them to the collector.</para></summary>
+public sealed record SeriesResult(DateTime? Start, DateTime? End, long BucketTicks, IReadOnlyList<MetricSeries> Series) : IDisposable
+{
+    private SeriesPoint[][]? _rented;
+
+    internal SeriesResult Renting(SeriesPoint[][] arrays)
+    {
+        _rented = arrays;
+        return this;
+    }
+
+    public void Dispose()
+    {
+        foreach (var array in Interlocked.Exchange(ref _rented, null) ?? []) ArrayPool<SeriesPoint>.Shared.Return(array);
+    }
+}
 
 /// <summary>
 /// Buckets time-ordered samples. The range is cut into <c>points</c> buckets of equal whole-tick width
@@ -65,11 +81,14 @@ public static class SeriesBuilder
             }
 
             var series = new List<MetricSeries>(metrics.Count);
+            var rented = new SeriesPoint[metrics.Count][];
             foreach (var metric in metrics.OrderBy(metric => metric.Name, StringComparer.Ordinal))
             {
-                series.Add(new MetricSeries(metric.Name, metric.ToPoints(from.Ticks, width)));
+                var buckets = metric.ToPoints(from.Ticks, width);
+                rented[series.Count] = buckets.Array!;
+                series.Add(new MetricSeries(metric.Name, buckets));
             }
-            return new SeriesResult(from, to, width, series);
+            return new SeriesResult(from, to, width, series).Renting(rented);
         }
         finally
         {
@@ -104,7 +123,10 @@ public static class SeriesBuilder
     }
 
     /// <summary>One metric's non-empty buckets in time order, in a pooled array: growing a list per metric made
-    /// ~0.5 MB of garbage per whole-window request, a gen-0 collection every few requests.</summary>
+    /// ~0.5 MB of garbage per whole-window request, a gen-0 collection every few requests. The points handed out are
+    /// pooled too: as plain arrays they were ~170 kB of a whole window's answer, and the gen-0 collections they caused
+    /// (8 in 480 requests against the raw query's 1) were the slowest requests, so the p99 (docs/performance.md,
+    /// "seventh pass").</summary>
     private sealed class Buckets(string name, int capacity)
     {
         private Accumulator[] _accumulators = ArrayPool<Accumulator>.Shared.Rent(capacity);
@@ -119,11 +141,11 @@ public static class SeriesBuilder
             _accumulators[_count - 1].Add(value);
         }
 
-        public SeriesPoint[] ToPoints(long from, long width)
+        public ArraySegment<SeriesPoint> ToPoints(long from, long width)
         {
-            var points = new SeriesPoint[_count];
-            for (var i = 0; i < points.Length; i++) points[i] = _accumulators[i].ToPoint(from, width);
-            return points;
+            var points = ArrayPool<SeriesPoint>.Shared.Rent(_count);
+            for (var i = 0; i < _count; i++) points[i] = _accumulators[i].ToPoint(from, width);
+            return new ArraySegment<SeriesPoint>(points, 0, _count);
         }
 
         public void Return()

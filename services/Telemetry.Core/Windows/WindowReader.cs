@@ -14,9 +14,26 @@ namespace Telemetry.Core.Windows;
 /// </summary>
 public sealed class WindowReader(IKeyValueStore store, int cachedSamples = WindowReader.DefaultCachedSamples, TimeProvider? clock = null)
 {
-    /// <summary>Decoded samples kept for later queries: about 80 MB, the whole windows of ~200 GPUs at the default
-    /// window size (<c>QUERY_CACHE_SAMPLES</c>; 0 turns the cache off).</summary>
+    /// <summary>Decoded samples kept for later queries by a reader built without a size: about 80 MB, the whole
+    /// windows of ~200 GPUs at the default window size. The gateway sizes its reader's cache with
+    /// <see cref="CacheSamplesFor"/> unless <c>QUERY_CACHE_SAMPLES</c> says otherwise (0 turns the cache off).</summary>
     public const int DefaultCachedSamples = 2 << 20;
+
+    /// <summary>What one cached sample costs: a <see cref="MetricSample"/> array element (its name is shared).</summary>
+    public const int BytesPerCachedSample = 40;
+
+    /// <summary>The most samples a cache may hold (4 GB).</summary>
+    public const int MaxCachedSamples = 100_000_000;
+
+    /// <summary>
+    /// The cache for a process that may use <paramref name="availableMemoryBytes"/> (the runtime's figure, which
+    /// honours a container's memory limit): a tenth of it. A fixed 80 MB held ~200 windows whatever the machine: with
+    /// 247 GPUs' windows read at random, one request in six decoded a window from the store and the slowest requests
+    /// were those (docs/performance.md, "seventh pass"). VictoriaMetrics, the reference, lets its caches take 60% of
+    /// system memory by default (<c>-memory.allowedPercent</c>).
+    /// </summary>
+    public static int CacheSamplesFor(long availableMemoryBytes) =>
+        (int)Math.Clamp(availableMemoryBytes / 10 / BytesPerCachedSample, 0, MaxCachedSamples);
 
     /// <summary>How long a decoded segment stays cached before a newer one may take its place (see
     /// <see cref="SegmentCache"/>): the cache turns over at most once a minute, however many windows are read.</summary>

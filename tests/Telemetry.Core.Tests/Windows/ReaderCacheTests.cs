@@ -65,6 +65,14 @@ public sealed class ReaderCacheTests
     }
 
     [Theory]
+    [InlineData(24L << 30, 64_424_509)] // this machine: a tenth of 24 GiB at 40 bytes a sample
+    [InlineData(512L << 20, 1_342_177)] // a 512 MiB container limit
+    [InlineData(1L << 40, WindowReader.MaxCachedSamples)] // a terabyte: capped at 4 GB of samples
+    [InlineData(0, 0)]
+    public void The_automatic_cache_takes_a_tenth_of_the_memory_available(long availableBytes, int expected) =>
+        Assert.Equal(expected, WindowReader.CacheSamplesFor(availableBytes));
+
+    [Theory]
     [InlineData(WindowReader.DefaultCachedSamples)]
     [InlineData(100)] // smaller than a window: entries keep making room for each other
     public async Task A_cached_reader_answers_as_an_uncached_one_while_a_writer_replaces_segments(int cachedSamples)

@@ -20,6 +20,29 @@ public sealed class SeriesBuilderTests
     [MemberData(nameof(Cases))]
     public void Buckets_match_a_plain_grouping_of_the_samples(int seed, int points, bool range)
     {
+        var (result, check) = Build(seed, points, range);
+        check(result);
+    }
+
+    [Fact]
+    public void Points_given_back_twice_are_lent_once()
+    {
+        // A result's points live in pooled arrays. Were a second Dispose to return them again, the pool would lend the
+        // same arrays to the next two results, and the later one would overwrite the earlier one's points.
+        var (first, _) = Build(11, 500, range: false);
+        first.Dispose();
+        first.Dispose();
+        var (second, checkSecond) = Build(12, 500, range: false);
+        var (third, checkThird) = Build(13, 500, range: true);
+        checkSecond(second);
+        checkThird(third);
+        second.Dispose();
+        third.Dispose();
+    }
+
+    /// <summary>A result over 3,000 random samples (seeded) and the assertions that it matches the plain grouping.</summary>
+    private static (SeriesResult Result, Action<SeriesResult> Check) Build(int seed, int points, bool range)
+    {
         var random = new Random(seed);
         var samples = new List<MetricSample>();
         var ticks = T0.Ticks;
@@ -42,8 +65,11 @@ public sealed class SeriesBuilderTests
         DateTime? start = range ? samples[500].Timestamp.AddTicks(1) : null;
         DateTime? end = range ? samples[2_500].Timestamp : null;
 
-        var result = SeriesBuilder.Build(runs, start, end, points);
+        return (SeriesBuilder.Build(runs, start, end, points), result => Check(result, samples, start, end, points));
+    }
 
+    private static void Check(SeriesResult result, List<MetricSample> samples, DateTime? start, DateTime? end, int points)
+    {
         var from = start ?? samples[0].Timestamp;
         var to = end ?? samples[^1].Timestamp;
         var width = Math.Max(1, (long)Math.Ceiling(((decimal)to.Ticks - from.Ticks + 1) / points));
