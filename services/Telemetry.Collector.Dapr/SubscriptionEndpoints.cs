@@ -85,10 +85,10 @@ public static partial class SubscriptionEndpoints
             Dropped(logger, "too_large", $"body of {request.ContentLength} bytes is over the {MaxDeliveryBytes}-byte limit");
             return new SingleAnswer("DROP");
         }
-        JsonDocument body;
+        Delivery delivery;
         try
         {
-            body = await JsonDocument.ParseAsync(request.Body, cancellationToken: cancellationToken);
+            delivery = await DeliveryBody.ReadAsync(request.Body, request.ContentLength, cancellationToken);
         }
         catch (JsonException error)
         {
@@ -100,25 +100,19 @@ public static partial class SubscriptionEndpoints
             Dropped(logger, "too_large", error.Message);
             return new SingleAnswer("DROP");
         }
-        using (body)
-        {
-            return IsBulk(body.RootElement)
-                ? await DeliverBulkAsync(body.RootElement, sink, logger, cancellationToken)
-                : new SingleAnswer(await DeliverSingleAsync(body.RootElement, SingleOrigin(request), sink, logger, cancellationToken));
-        }
+        return delivery.IsBulk
+            ? await DeliverBulkAsync(delivery.Messages, sink, logger, cancellationToken)
+            : new SingleAnswer(await DeliverSingleAsync(delivery.Messages[0], SingleOrigin(request), sink, logger, cancellationToken));
     }
 
-    private static bool IsBulk(JsonElement root) =>
-        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("entries", out var entries) && entries.ValueKind == JsonValueKind.Array;
-
-    private static async Task<string> DeliverSingleAsync(JsonElement root, ActivityContext? origin, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<string> DeliverSingleAsync(DeliveredMessage message, ActivityContext? origin, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
     {
-        if (!TryDecode(root, out var batch, out var problem))
+        if (message.Batch is not { } batch)
         {
-            Dropped(logger, "wrong_schema", problem!);
+            Dropped(logger, "wrong_schema", message.Problem!);
             return "DROP";
         }
-        return await StoreAsync([batch!], [origin], sink, logger, cancellationToken) ? "SUCCESS" : "RETRY";
+        return await StoreAsync([batch], [origin], sink, logger, cancellationToken) ? "SUCCESS" : "RETRY";
     }
 
     /// <summary>The trace a single delivery continues. daprd sends it as the <c>traceparent</c> header: its callback span,
@@ -131,43 +125,19 @@ public static partial class SubscriptionEndpoints
         return Activity.Current is { } server && origin is { } remote && server.TraceId == remote.TraceId ? server.Context : origin;
     }
 
-    /// <summary>The trace a bulk entry continues. A bulk request carries no one trace (the callback spans daprd starts
-    /// per entry are not put on the request: <c>DeliverBulk</c> in the same file), so each entry's CloudEvent says
-    /// where it came from: <c>traceparent</c>, or <c>traceid</c> as daprd falls back to, and <c>tracestate</c>.</summary>
-    private static ActivityContext? EntryOrigin(JsonElement cloudEvent)
-    {
-        if (cloudEvent.ValueKind != JsonValueKind.Object) return null;
-        var traceParent = StringField(cloudEvent, "traceparent") ?? StringField(cloudEvent, "traceid");
-        return PipelineTracing.ParseTraceParent(traceParent, StringField(cloudEvent, "tracestate"));
-    }
-
-    private static string? StringField(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static async Task<BulkSubscribeAppResponse> DeliverBulkAsync(JsonElement root, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
+    private static async Task<BulkSubscribeAppResponse> DeliverBulkAsync(IReadOnlyList<DeliveredMessage> entries, IBatchSink sink, ILogger logger, CancellationToken cancellationToken)
     {
         var answers = new List<BulkSubscribeAppResponseEntry>();
         var decoded = new List<(string EntryId, TelemetryBatch Batch, ActivityContext? Origin)>();
-        foreach (var entry in root.GetProperty("entries").EnumerateArray())
+        foreach (var entry in entries)
         {
-            var entryId = entry.TryGetProperty("entryId", out var id) ? id.GetString() ?? "" : "";
-            if (!entry.TryGetProperty("event", out var cloudEvent))
+            if (entry.Batch is { } batch)
             {
-                Dropped(logger, "wrong_schema", $"bulk entry {entryId} has no event");
-                answers.Add(new BulkSubscribeAppResponseEntry(entryId, BulkSubscribeAppResponseStatus.DROP));
+                decoded.Add((entry.EntryId, batch, entry.Origin));
                 continue;
             }
-            // Bulk entries carry the whole CloudEvent; the batch is its data.
-            var data = cloudEvent.ValueKind == JsonValueKind.Object && cloudEvent.TryGetProperty("data", out var inner) ? inner : cloudEvent;
-            if (TryDecode(data, out var batch, out var problem))
-            {
-                decoded.Add((entryId, batch!, EntryOrigin(cloudEvent)));
-            }
-            else
-            {
-                Dropped(logger, "wrong_schema", $"bulk entry {entryId}: {problem}");
-                answers.Add(new BulkSubscribeAppResponseEntry(entryId, BulkSubscribeAppResponseStatus.DROP));
-            }
+            Dropped(logger, "wrong_schema", $"bulk entry {entry.EntryId}: {entry.Problem}");
+            answers.Add(new BulkSubscribeAppResponseEntry(entry.EntryId, BulkSubscribeAppResponseStatus.DROP));
         }
         if (decoded.Count > 0)
         {
@@ -196,22 +166,6 @@ public static partial class SubscriptionEndpoints
             delivery.Fail(error);
             LogRetry(logger, combined.BatchId, error.GetBaseException().Message);
             return false;
-        }
-    }
-
-    private static bool TryDecode(JsonElement data, out TelemetryBatch? batch, out string? problem)
-    {
-        batch = null;
-        switch (data.ValueKind)
-        {
-            case JsonValueKind.Object:
-                return TelemetryJson.TryDeserialize(data, out batch, out problem);
-            case JsonValueKind.String:
-                // Some brokers hand the data back as a JSON string holding the JSON text.
-                return TelemetryJson.TryDeserialize(System.Text.Encoding.UTF8.GetBytes(data.GetString() ?? ""), out batch, out problem);
-            default:
-                problem = $"data is a JSON {data.ValueKind}, not a telemetry batch object";
-                return false;
         }
     }
 

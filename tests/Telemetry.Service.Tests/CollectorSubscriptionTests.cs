@@ -160,6 +160,39 @@ public sealed class CollectorSubscriptionTests
     }
 
     [Fact]
+    public async Task Bulk_entries_in_less_common_shapes_are_read_or_dropped_one_by_one()
+    {
+        await using var host = Collector(new MemoryKeyValueStore());
+        using var app = host.ClientOn(BrokerPort);
+
+        var envelope = BulkEnvelope(
+        [
+            ("data-as-text", CloudEvent(JsonValue.Create(BatchJson(Batch("b-1", "GPU-text", samples: 2)).ToJsonString()))),
+            ("event-is-the-batch", BatchJson(Batch("b-2", "GPU-bare", samples: 3))),
+            ("data-is-an-array", CloudEvent(new JsonArray(1, 2))),
+            ("data-is-null", CloudEvent(null)),
+        ]);
+        // Entries daprd would not send, which must cost only themselves: one that is not an object, one whose id is a
+        // number, one whose batch has a property of the wrong type deep inside.
+        var wrongType = BatchJson(Batch("b-3", "GPU-wrong"));
+        wrongType["gpus"]![0]!["gpu"]!["gpu_index"] = "three";
+        envelope["entries"]!.AsArray().Add(17);
+        envelope["entries"]!.AsArray().Add(new JsonObject { ["entryId"] = 5, ["event"] = CloudEvent(BatchJson(Batch("b-4", "GPU-numbered"))) });
+        envelope["entries"]!.AsArray().Add(new JsonObject { ["entryId"] = "wrong-type", ["event"] = CloudEvent(wrongType) });
+        envelope["entries"]!.AsArray().Add(new JsonObject { ["entryId"] = "last", ["event"] = CloudEvent(BatchJson(Batch("b-5", "GPU-last", samples: 5))) });
+
+        var answer = await PostAsync(app, envelope, "application/json");
+        var statuses = answer["statuses"]!.AsArray().Select(s => $"{(string)s!["entryId"]!}={(string)s!["status"]!}").Order();
+        Assert.Equal(["=DROP", "=SUCCESS", "data-as-text=SUCCESS", "data-is-an-array=DROP", "data-is-null=DROP", "event-is-the-batch=SUCCESS",
+            "last=SUCCESS", "wrong-type=DROP"], statuses);
+        Assert.Equal(2, await StoredAsync(host.Services, "GPU-text"));
+        Assert.Equal(3, await StoredAsync(host.Services, "GPU-bare"));
+        Assert.Equal(2, await StoredAsync(host.Services, "GPU-numbered"));
+        Assert.Equal(5, await StoredAsync(host.Services, "GPU-last"));
+        Assert.Equal(0, await StoredAsync(host.Services, "GPU-wrong"));
+    }
+
+    [Fact]
     public async Task A_store_failure_asks_for_redelivery_of_the_good_entries_only()
     {
         await using var host = Collector(new ThrowingStore());

@@ -32,12 +32,39 @@ public static class TelemetryJson
         return Check(batch, out batch, out problem);
     }
 
-    /// <summary>The same, from JSON already parsed (a bulk delivery's entry): no second round through bytes.</summary>
-    public static bool TryDeserialize(JsonElement json, out TelemetryBatch? batch, out string? problem)
+    private static readonly JsonConverter<TelemetryBatch> BatchConverter =
+        (JsonConverter<TelemetryBatch>)TelemetryJsonContext.Default.TelemetryBatch.Converter;
+
+    /// <summary>
+    /// The same, for a batch inside a larger document (a bulk delivery's entry): the reader is on the batch's first token
+    /// and is left on its last. The serializer's converter reads it where it lies; <c>JsonSerializer.Deserialize(ref
+    /// reader)</c> would first skip over the whole value to find its end, reading every sample twice (docs/performance.md,
+    /// figure 4). The converter called directly throws the reader's own exceptions, without the property path, so a batch
+    /// it refuses is read once more through the serializer for the message a dropped message is logged with. JSON that is
+    /// not well formed throws <see cref="JsonException"/>: nothing after it in the document can be read either.
+    /// </summary>
+    public static bool TryRead(ref Utf8JsonReader reader, out TelemetryBatch? batch, out string? problem)
+    {
+        var start = reader;
+        try
+        {
+            return Check(BatchConverter.Read(ref reader, typeof(TelemetryBatch), TelemetryJsonContext.Default.Options), out batch, out problem);
+        }
+        catch (Exception error) when (error is JsonException or InvalidOperationException or FormatException or NotSupportedException)
+        {
+            reader = start;
+            var valid = TryDeserialize(ref reader, out batch, out problem);
+            reader = start;
+            reader.Skip();
+            return valid;
+        }
+    }
+
+    private static bool TryDeserialize(ref Utf8JsonReader reader, out TelemetryBatch? batch, out string? problem)
     {
         try
         {
-            batch = json.Deserialize(TelemetryJsonContext.Default.TelemetryBatch);
+            batch = JsonSerializer.Deserialize(ref reader, TelemetryJsonContext.Default.TelemetryBatch);
         }
         catch (JsonException error)
         {

@@ -39,21 +39,40 @@ public sealed class TelemetryJsonWireTests
     }
 
     [Fact]
-    public void What_is_written_reads_back_the_same_from_bytes_and_from_parsed_json()
+    public void What_is_written_reads_back_the_same_from_bytes_and_from_inside_a_larger_document()
     {
         var batch = Batch();
         var json = TelemetryJson.Serialize(batch);
 
         Assert.True(TelemetryJson.TryDeserialize(json, out var fromBytes, out var problem), problem);
-        using var document = JsonDocument.Parse(json);
-        Assert.True(TelemetryJson.TryDeserialize(document.RootElement, out var fromElement, out problem), problem);
+        var (fromDocument, after) = ReadInside(json);
+        Assert.True(fromDocument is not null, after);
+        Assert.Equal("after", after);
 
-        foreach (var read in new[] { fromBytes!, fromElement! })
+        foreach (var read in new[] { fromBytes!, fromDocument })
         {
             Assert.Equal("b-1", read.BatchId);
             Assert.Equal(Gpu, read.Gpus[0].Gpu);
             Assert.Equal(batch.Gpus[0].Samples, read.Gpus[0].Samples);
         }
+    }
+
+    /// <summary>A batch as a bulk delivery carries it: a property of a larger document, read where it lies. Returns the
+    /// batch and the name of the property after it (the reader must be left on the batch's last token), or null and
+    /// the problem.</summary>
+    private static (TelemetryBatch? Batch, string After) ReadInside(byte[] batch)
+    {
+        var document = Encoding.UTF8.GetBytes($$"""{"before":[1,{"x":2}],"data":{{Encoding.UTF8.GetString(batch)}},"after":3}""");
+        var reader = new Utf8JsonReader(document);
+        reader.Read();
+        reader.Read();
+        reader.Skip();
+        reader.Read();
+        reader.Read();
+        var valid = TelemetryJson.TryRead(ref reader, out var read, out var problem);
+        reader.Read();
+        var after = reader.GetString()!;
+        return valid ? (read, after) : (null, $"{problem} / then {after}");
     }
 
     [Fact]
@@ -83,6 +102,11 @@ public sealed class TelemetryJsonWireTests
 
         Assert.False(TelemetryJson.TryDeserialize(Encoding.UTF8.GetBytes(json), out _, out var problem));
         Assert.StartsWith("not a telemetry batch", problem);
+
+        // Read in place it is refused with the same words, and the rest of the document can still be read.
+        var (read, outcome) = ReadInside(Encoding.UTF8.GetBytes(json));
+        Assert.Null(read);
+        Assert.Equal($"{problem} / then after", outcome);
     }
 
     [Fact]
