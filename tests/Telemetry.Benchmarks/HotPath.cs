@@ -108,6 +108,7 @@ internal static class HotPathProfile
             {
                 ("read manifest + segments", bench.ReadFullSegments), ("query full window", bench.QueryFull),
                 ("write full window", bench.WriteFull), ("query 10% window", bench.QueryTenth),
+                ("series full window", bench.SeriesFull), ("bucket + write its series", bench.WriteSeries),
                 ("list 100 of 10,000 GPUs", () => ListGpusAsync(listing)),
             };
             // Best of five rounds, steps interleaved: the least disturbed measure of each.
@@ -278,6 +279,7 @@ public class QueryPathBenchmarks
     private IKeyValueStore _store = null!;
     private string? _dir;
     private Telemetry.Core.Queries.TelemetryQuery _full = null!, _tenth = null!;
+    private readonly Telemetry.Core.Queries.SeriesQuery _series = new();
     private MetricSample[] _fullWindow = null!;
     private readonly Random _random = new(1);
     private Microsoft.AspNetCore.Http.DefaultHttpContext _context = null!;
@@ -334,6 +336,25 @@ public class QueryPathBenchmarks
             var uuid = TestData.Uuid(_random.Next(1000));
             var manifest = WindowCodec.DecodeManifest((await _store.GetAsync(WindowKeys.Manifest(uuid)))!.Value);
             await _store.GetManyAsync([.. manifest.Segments.Select(s => WindowKeys.Segment(uuid, s.Id))]);
+        }
+    }
+
+    /// <summary>`GET …/series` of a whole window, 500 points, without the answer's writing: read and bucket.</summary>
+    [Benchmark(OperationsPerInvoke = Repeats)]
+    public async Task SeriesFull()
+    {
+        for (var i = 0; i < Repeats; i++) (await _reader.ReadSeriesAsync(TestData.Uuid(_random.Next(1000)), _series))?.Dispose();
+    }
+
+    /// <summary>Bucketing a whole window (read once, in Setup) into 500 points and writing the answer into a body that
+    /// discards it: a series gives its pooled points back once written, so each write needs one built afresh.</summary>
+    [Benchmark(OperationsPerInvoke = Repeats)]
+    public async Task WriteSeries()
+    {
+        for (var i = 0; i < Repeats; i++)
+        {
+            _context.Response.Body = Stream.Null;
+            await new SeriesJsonResult("GPU-0", Telemetry.Core.Queries.SeriesBuilder.Build(_fullWindow, null, null, 500)).ExecuteAsync(_context);
         }
     }
 
