@@ -54,11 +54,9 @@ public static class DeliveryBody
         List<DeliveredMessage>? entries = null;
         if (reader.TokenType == JsonTokenType.StartObject)
         {
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            while (NextProperty(ref reader, out var name))
             {
-                var isEntries = reader.ValueTextEquals("entries"u8);
-                reader.Read();
-                if (isEntries && reader.TokenType == JsonTokenType.StartArray) entries = ReadEntries(ref reader);
+                if (name == Field.Entries && reader.TokenType == JsonTokenType.StartArray) entries = ReadEntries(ref reader);
                 else reader.Skip();
             }
         }
@@ -88,22 +86,13 @@ public static class DeliveryBody
             }
             var entryId = "";
             DeliveredMessage? message = null;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            while (NextProperty(ref reader, out var name))
             {
-                if (reader.ValueTextEquals("entryId"u8))
+                switch (name)
                 {
-                    reader.Read();
-                    entryId = StringOrSkip(ref reader) ?? "";
-                }
-                else if (reader.ValueTextEquals("event"u8))
-                {
-                    reader.Read();
-                    message = ReadEvent(ref reader);
-                }
-                else
-                {
-                    reader.Read();
-                    reader.Skip();
+                    case Field.EntryId: entryId = StringOrSkip(ref reader) ?? ""; break;
+                    case Field.Event: message = ReadEvent(ref reader); break;
+                    default: reader.Skip(); break;
                 }
             }
             entries.Add(message is { } decoded ? decoded with { EntryId = entryId } : new DeliveredMessage(entryId, null, "the entry has no event", null));
@@ -120,32 +109,15 @@ public static class DeliveryBody
         var start = reader;
         string? traceParent = null, traceId = null, traceState = null;
         DeliveredMessage? data = null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        while (NextProperty(ref reader, out var name))
         {
-            if (reader.ValueTextEquals("data"u8))
+            switch (name)
             {
-                reader.Read();
-                data = Decode(ref reader);
-            }
-            else if (reader.ValueTextEquals("traceparent"u8))
-            {
-                reader.Read();
-                traceParent = StringOrSkip(ref reader);
-            }
-            else if (reader.ValueTextEquals("traceid"u8))
-            {
-                reader.Read();
-                traceId = StringOrSkip(ref reader);
-            }
-            else if (reader.ValueTextEquals("tracestate"u8))
-            {
-                reader.Read();
-                traceState = StringOrSkip(ref reader);
-            }
-            else
-            {
-                reader.Read();
-                reader.Skip();
+                case Field.Data: data = Decode(ref reader); break;
+                case Field.TraceParent: traceParent = StringOrSkip(ref reader); break;
+                case Field.TraceId: traceId = StringOrSkip(ref reader); break;
+                case Field.TraceState: traceState = StringOrSkip(ref reader); break;
+                default: reader.Skip(); break;
             }
         }
         if (data is null)
@@ -183,6 +155,25 @@ public static class DeliveryBody
                 break;
         }
         return new DeliveredMessage("", batch, problem, null);
+    }
+
+    /// <summary>The properties a delivery's reader acts on, wherever they appear; any other is skipped.</summary>
+    private enum Field { Other, Entries, EntryId, Event, Data, TraceParent, TraceId, TraceState }
+
+    /// <summary>Moves to the next property's value and says which property it is; false at the end of the object.</summary>
+    private static bool NextProperty(ref Utf8JsonReader reader, out Field name)
+    {
+        name = Field.Other;
+        if (!reader.Read() || reader.TokenType != JsonTokenType.PropertyName) return false;
+        if (reader.ValueTextEquals("entries"u8)) name = Field.Entries;
+        else if (reader.ValueTextEquals("entryId"u8)) name = Field.EntryId;
+        else if (reader.ValueTextEquals("event"u8)) name = Field.Event;
+        else if (reader.ValueTextEquals("data"u8)) name = Field.Data;
+        else if (reader.ValueTextEquals("traceparent"u8)) name = Field.TraceParent;
+        else if (reader.ValueTextEquals("traceid"u8)) name = Field.TraceId;
+        else if (reader.ValueTextEquals("tracestate"u8)) name = Field.TraceState;
+        reader.Read();
+        return true;
     }
 
     private static string? StringOrSkip(ref Utf8JsonReader reader)
