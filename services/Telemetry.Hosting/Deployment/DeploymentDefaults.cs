@@ -30,7 +30,11 @@ public static class DeploymentDefaults
     public const double StreamerRate = 10;
     public const int StreamerWorkers = 2;
     public const int CollectorWorkers = 4;
-    public const int BatchSize = 500;
+    // Samples per published message. The collector's cost is per GPU per append, and with Redis streams one delivery
+    // holds at most `concurrency` (10) messages, so bigger messages mean more samples per GPU per append: at RATE=0
+    // 2,500 (a whole pass of the reference file per message) cut the collector's CPU per sample from 3.6 to 1.6 us
+    // against 500 (figure 4, docs/performance.md, ninth pass). ~390 kB of JSON, well under daprd's 4 MB body limit.
+    public const int BatchSize = 2500;
     public const string ContainerCsvFile = "/data/telemetry.csv";
     public const string ContainerDataDir = "/data";
 }
