@@ -23,7 +23,7 @@ public static class DaprStreamerExtensions
             return new SidecarGatedRowShare(provider.GetRequiredService<SidecarGate>(), new SharedRowShare(
                 provider.GetRequiredService<IKeyValueStore>(),
                 FileIdentity(streamer.CsvFile),
-                host.ShareChunkRows,
+                host.RowsPerClaim(streamer),
                 streamer.Loop,
                 TimeSpan.FromSeconds(host.ShareLeaseSeconds),
                 $"{Environment.MachineName}-{Guid.NewGuid().ToString("N")[..12]}",

@@ -145,6 +145,30 @@ public sealed class DaprPipelineTests(ITestOutputHelper output)
         Assert.InRange(perQuery, 1, 3);
     }
 
+    /// <summary>Workers publish what they hold when a claimed range ends. At full speed a range is therefore at least
+    /// BATCH_SIZE x WORKERS rows, so messages stay full; paced, ranges stay at SHARE_CHUNK_ROWS, so replicas can share
+    /// a small file. A batch wait far longer than the run leaves range ends (and the batch size) as the only flushes.</summary>
+    [Theory]
+    [InlineData("0", 1)] // one range of 2,500 rows holds the whole file: one message
+    [InlineData("2000", 25)] // 25 ranges of 100 rows: a message each
+    public async Task Claimed_ranges_hold_whole_batches_at_full_speed_and_stay_small_when_paced(string rate, int expectedPublishes)
+    {
+        await using var cluster = new DaprCluster();
+        await cluster.StartCollectorAsync();
+        var gateway = await cluster.StartGatewayAsync();
+        var settings = OnePass(rate);
+        settings["WORKERS"] = "1";
+        settings["BATCH_SIZE"] = "2500";
+        settings["BATCH_WAIT_MS"] = "60000";
+        settings["SHARE_CHUNK_ROWS"] = "100";
+        var streamer = await cluster.StartStreamerAsync(settings);
+        await streamer.StreamerStatus.Finished.WaitAsync(Patience);
+        await cluster.Backend.WaitForIdleAsync(Patience);
+
+        Assert.Equal(expectedPublishes, streamer.Sidecar.Calls["PublishEvent"]);
+        await AssertReferenceWindowsAsync(gateway.Client);
+    }
+
     [Fact]
     public async Task Readiness_includes_the_sidecar_and_the_store()
     {
