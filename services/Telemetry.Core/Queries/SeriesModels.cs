@@ -40,11 +40,12 @@ public sealed record SeriesResult(DateTime? Start, DateTime? End, long BucketTic
 /// (the last may end past <c>end</c>; no sample lies there), bucket i covering
 /// [start + i·width, start + (i+1)·width). Every sample in the range falls in exactly one bucket, so a metric's
 /// counts add up to its samples in the range and its min/max over buckets are the raw min/max. Empty buckets
-/// are left out.
+/// are left out. With <c>metrics</c>, samples of other metrics are skipped.
 /// </summary>
 public static class SeriesBuilder
 {
-    public static SeriesResult Build(IReadOnlyList<MetricSample> ordered, DateTime? start, DateTime? end, int points)
+    public static SeriesResult Build(IReadOnlyList<MetricSample> ordered, DateTime? start, DateTime? end, int points,
+        IReadOnlySet<string>? metrics = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(points, 1);
         if (ordered.Count == 0 && (start is null || end is null))
@@ -58,7 +59,8 @@ public static class SeriesBuilder
         var width = (long)Math.Max(1, Math.Ceiling(span / points));
 
         // A metric has at most one bucket per point and one per sample.
-        var metrics = new MetricBuckets(Math.Max(1, Math.Min(points, ordered.Count)));
+        var filter = MetricFilter.For(metrics);
+        var buckets = new MetricBuckets(Math.Max(1, Math.Min(points, ordered.Count)));
         try
         {
             // The bucket of the previous sample and where it ends: samples come in time order, so most fall in the
@@ -69,30 +71,30 @@ public static class SeriesBuilder
                 foreach (ref readonly var sample in run.AsSpan())
                 {
                     var ticks = sample.Timestamp.Ticks;
-                    if (ticks < from.Ticks || ticks > to.Ticks) continue;
+                    if (ticks < from.Ticks || ticks > to.Ticks || filter?.Wants(sample.MetricName) == false) continue;
                     if (ticks < bucketFrom || ticks >= bucketTo)
                     {
                         bucket = (ticks - from.Ticks) / width;
                         bucketFrom = from.Ticks + bucket * width;
                         bucketTo = bucketFrom + width;
                     }
-                    metrics.Of(sample.MetricName).Add(bucket, sample.Value);
+                    buckets.Of(sample.MetricName).Add(bucket, sample.Value);
                 }
             }
 
-            var series = new List<MetricSeries>(metrics.Count);
-            var rented = new SeriesPoint[metrics.Count][];
-            foreach (var metric in metrics.OrderBy(metric => metric.Name, StringComparer.Ordinal))
+            var series = new List<MetricSeries>(buckets.Count);
+            var rented = new SeriesPoint[buckets.Count][];
+            foreach (var metric in buckets.OrderBy(metric => metric.Name, StringComparer.Ordinal))
             {
-                var buckets = metric.ToPoints(from.Ticks, width);
-                rented[series.Count] = buckets.Array!;
-                series.Add(new MetricSeries(metric.Name, buckets));
+                var metricPoints = metric.ToPoints(from.Ticks, width);
+                rented[series.Count] = metricPoints.Array!;
+                series.Add(new MetricSeries(metric.Name, metricPoints));
             }
             return new SeriesResult(from, to, width, series).Renting(rented);
         }
         finally
         {
-            metrics.Return();
+            buckets.Return();
         }
     }
 

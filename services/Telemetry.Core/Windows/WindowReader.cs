@@ -131,7 +131,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
             var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
             if (item is null) return null;
             using var samples = await TryReadRangeAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
-            if (samples is not null) return SeriesBuilder.Build(samples, query.Start, query.End, query.Points);
+            if (samples is not null) return SeriesBuilder.Build(samples, query.Start, query.End, query.Points, query.Metrics);
             if (attempt == MaxReadAttempts)
             {
                 throw new InvalidOperationException($"The window of GPU '{uuid}' kept changing during {MaxReadAttempts} reads.");
@@ -142,7 +142,8 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
     /// <summary>About 2 MB of segments at the default segment size: half of Dapr's 4 MB gRPC limit.</summary>
     internal const int SeriesSegmentsPerRead = 32;
 
-    /// <summary>Every sample of the range in time order, or null when a segment vanished (a writer compacted it).</summary>
+    /// <summary>Every sample of the range in time order, or null when a segment vanished (a writer compacted it). Every
+    /// metric: the builder skips those not asked for as it buckets, at no cost per sample.</summary>
     private async Task<SampleRuns?> TryReadRangeAsync(WindowManifest manifest, SeriesQuery query, CancellationToken cancellationToken)
     {
         var from = query.Start?.Ticks ?? long.MinValue;
@@ -160,8 +161,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
             }
             for (var i = 0; i < chunk.Length; i++)
             {
-                var samples = InRange(read[i], chunk[i].Skip, from, to);
-                found.Add(query.Metrics is { Count: > 0 } metrics ? Matching(samples, sample => metrics.Contains(sample.MetricName)) : samples);
+                found.Add(InRange(read[i], chunk[i].Skip, from, to));
             }
         }
         return found;
@@ -181,6 +181,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
         }
 
         var wanted = query.Limit + 1; // one more than a page tells whether another page exists
+        var filter = MetricFilter.For(query.Metrics);
         var found = new SampleRuns();
         var next = 0;
         while (next < candidates.Count && found.Count < wanted)
@@ -209,11 +210,11 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
             for (var i = 0; i < take && found.Count < wanted; i++)
             {
                 var samples = InRange(read[i], manifest.Segments[candidates[next + i]].Skip, from, to);
-                if (query.After is not null || query.Metrics is { Count: > 0 })
+                if (query.After is not null || filter is not null)
                 {
-                    var (position, metrics) = (query.After, query.Metrics);
+                    var position = query.After;
                     samples = Matching(samples, sample =>
-                        (position is not { } cursor || cursor.Precedes(sample)) && (metrics is not { Count: > 0 } || metrics.Contains(sample.MetricName)));
+                        (position is not { } cursor || cursor.Precedes(sample)) && (filter is null || filter.Wants(sample.MetricName)));
                 }
                 if (found.Count + samples.Count > wanted) samples = samples[..(wanted - found.Count)];
                 found.Add(samples);

@@ -11,16 +11,19 @@ public sealed class SeriesBuilderTests
     private static readonly DateTime T0 = new(2026, 12, 5, 7, 0, 0, DateTimeKind.Utc);
     private static readonly string[] Metrics = ["DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_SM_CLOCK"];
 
-    public static TheoryData<int, int, bool> Cases => new()
+    public static TheoryData<int, int, bool, string[]?> Cases => new()
     {
-        { 1, 500, false }, { 2, 500, true }, { 3, 7, false }, { 4, 1, true }, { 5, 10_000, false }, { 6, 333, true },
+        { 1, 500, false, null }, { 2, 500, true, null }, { 3, 7, false, null }, { 4, 1, true, null }, { 5, 10_000, false, null },
+        { 6, 333, true, null },
+        // metric= asked: one metric; two and one no sample has (some samples carry their own instance of a name).
+        { 7, 500, false, ["DCGM_FI_DEV_POWER_USAGE"] }, { 8, 333, true, ["DCGM_FI_DEV_SM_CLOCK", "DCGM_FI_DEV_GPU_UTIL", "NOT_A_METRIC"] },
     };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Buckets_match_a_plain_grouping_of_the_samples(int seed, int points, bool range)
+    public void Buckets_match_a_plain_grouping_of_the_samples(int seed, int points, bool range, string[]? metrics)
     {
-        var (result, check) = Build(seed, points, range);
+        var (result, check) = Build(seed, points, range, metrics);
         check(result);
     }
 
@@ -41,7 +44,7 @@ public sealed class SeriesBuilderTests
     }
 
     /// <summary>A result over 3,000 random samples (seeded) and the assertions that it matches the plain grouping.</summary>
-    private static (SeriesResult Result, Action<SeriesResult> Check) Build(int seed, int points, bool range)
+    private static (SeriesResult Result, Action<SeriesResult> Check) Build(int seed, int points, bool range, string[]? metrics = null)
     {
         var random = new Random(seed);
         var samples = new List<MetricSample>();
@@ -65,17 +68,18 @@ public sealed class SeriesBuilderTests
         DateTime? start = range ? samples[500].Timestamp.AddTicks(1) : null;
         DateTime? end = range ? samples[2_500].Timestamp : null;
 
-        return (SeriesBuilder.Build(runs, start, end, points), result => Check(result, samples, start, end, points));
+        var wanted = metrics?.ToHashSet(StringComparer.Ordinal);
+        return (SeriesBuilder.Build(runs, start, end, points, wanted), result => Check(result, samples, start, end, points, wanted));
     }
 
-    private static void Check(SeriesResult result, List<MetricSample> samples, DateTime? start, DateTime? end, int points)
+    private static void Check(SeriesResult result, List<MetricSample> samples, DateTime? start, DateTime? end, int points, HashSet<string>? wanted)
     {
         var from = start ?? samples[0].Timestamp;
         var to = end ?? samples[^1].Timestamp;
         var width = Math.Max(1, (long)Math.Ceiling(((decimal)to.Ticks - from.Ticks + 1) / points));
         Assert.Equal(width, result.BucketTicks);
         var expected = samples
-            .Where(sample => sample.Timestamp >= from && sample.Timestamp <= to)
+            .Where(sample => sample.Timestamp >= from && sample.Timestamp <= to && (wanted is null || wanted.Contains(sample.MetricName)))
             .GroupBy(sample => sample.MetricName)
             .OrderBy(metric => metric.Key, StringComparer.Ordinal)
             .Select(metric => new MetricSeries(metric.Key, [.. metric
@@ -86,6 +90,7 @@ public sealed class SeriesBuilderTests
                     bucket.Sum(sample => sample.Value) / bucket.Count(), bucket.Last().Value, bucket.Count()))]))
             .ToList();
         Assert.Equal(expected.Select(metric => metric.MetricName), result.Series.Select(metric => metric.MetricName));
+        if (wanted is not null) Assert.Equal(wanted.Count(name => name != "NOT_A_METRIC"), result.Series.Count);
         for (var m = 0; m < expected.Count; m++) Assert.Equal(expected[m].Points, result.Series[m].Points);
         Assert.All(result.Series, metric => Assert.True(metric.Points.Count <= points));
     }
