@@ -29,5 +29,5 @@ public sealed class StreamerHostOptions
     /// is per GPU per append, spent 3.6 us per sample instead of 1.6 (figure 4, docs/performance.md, ninth pass).
     /// </summary>
     public int RowsPerClaim(StreamerOptions streamer) =>
-        streamer.Rate > 0 ? ShareChunkRows : (int)Math.Min(10_000_000, Math.Max(ShareChunkRows, (long)streamer.BatchSize * streamer.Workers));
+        streamer.Rate > 0 ? ShareChunkRows : Math.Max(ShareChunkRows, streamer.BatchSize * streamer.Workers);
 }
