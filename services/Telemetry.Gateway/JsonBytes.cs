@@ -37,10 +37,14 @@ internal ref struct JsonBytes(IBufferWriter<byte> body)
 
     public void AppendString(string text, JavaScriptEncoder? encoder) => Append(Quote(text, encoder));
 
+    /// <summary>The bytes handed to the body so far.</summary>
+    public long Committed { get; private set; }
+
     public void Commit()
     {
         if (_used == 0) return;
         body.Advance(_used);
+        Committed += _used;
         _buffer = default;
         _used = 0;
     }

@@ -21,7 +21,7 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
     private readonly SqliteConnection _connection;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly string _readConnectionString;
-    private readonly ConcurrentBag<SqliteConnection> _idleReaders = [];
+    private readonly ConcurrentBag<ReadConnection> _idleReaders = [];
     private readonly SemaphoreSlim _readSlots = new(ReadConnections, ReadConnections);
     private static readonly int ReadConnections = Math.Clamp(Environment.ProcessorCount, 2, 8);
     private readonly TimeProvider _clock;
@@ -66,10 +66,23 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
             """);
     }
 
+    /// <summary>One key through a statement its connection prepared once. Every query reads its GPU's manifest this
+    /// way first; building, compiling and binding the general statement each time cost ~0.05 ms of a 0.6 ms
+    /// <c>/series</c> request (docs/performance.md, "tenth pass").</summary>
     public async Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
-        var items = await GetManyAsync([key], cancellationToken).ConfigureAwait(false);
-        return items.GetValueOrDefault(key);
+        await _readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ReadConnection? reader = null;
+        try
+        {
+            reader = RentReader();
+            return reader.Get(key, _clock.GetUtcNow().ToUnixTimeMilliseconds());
+        }
+        finally
+        {
+            if (reader is not null) _idleReaders.Add(reader);
+            _readSlots.Release();
+        }
     }
 
     public async Task<IReadOnlyDictionary<string, StoredItem>> GetManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
@@ -77,10 +90,11 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
         var result = new Dictionary<string, StoredItem>(keys.Count, StringComparer.Ordinal);
         if (keys.Count == 0) return result;
         await _readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        SqliteConnection? connection = null;
+        ReadConnection? lent = null;
         try
         {
-            connection = RentReader();
+            lent = RentReader();
+            var connection = lent.Connection;
             var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
             // Several statements read one snapshot, as one did when reads and writes shared the gate.
             using var transaction = keys.Count > MaxKeysPerQuery ? connection.BeginTransaction(deferred: true) : null;
@@ -97,17 +111,17 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
                 command.Parameters.AddWithValue("$now", now);
                 command.CommandText =
                     $"SELECT key, value, version FROM kv WHERE key IN ({string.Join(',', names)}) AND (expires_at IS NULL OR expires_at > $now)";
-                using var reader = command.ExecuteReader();
-                while (reader.Read())
+                using var rows = command.ExecuteReader();
+                while (rows.Read())
                 {
-                    var key = reader.GetString(0);
-                    result[key] = new StoredItem(key, (byte[])reader[1], reader.GetInt64(2).ToString());
+                    var key = rows.GetString(0);
+                    result[key] = new StoredItem(key, (byte[])rows[1], rows.GetInt64(2).ToString());
                 }
             }
         }
         finally
         {
-            if (connection is not null) _idleReaders.Add(connection);
+            if (lent is not null) _idleReaders.Add(lent);
             _readSlots.Release();
         }
         return result;
@@ -115,15 +129,44 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
 
     /// <summary>An idle read connection, or a new one while fewer than <see cref="ReadConnections"/> exist
     /// (the caller holds one of <see cref="_readSlots"/>).</summary>
-    private SqliteConnection RentReader()
+    private ReadConnection RentReader() => _idleReaders.TryTake(out var idle) ? idle : new ReadConnection(_readConnectionString);
+
+    /// <summary>A read-only connection and its single-key read, prepared once (used by one caller at a time).</summary>
+    private sealed class ReadConnection : IDisposable
     {
-        if (_idleReaders.TryTake(out var idle)) return idle;
-        var connection = new SqliteConnection(_readConnectionString);
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA busy_timeout=5000;";
-        command.ExecuteNonQuery();
-        return connection;
+        private readonly SqliteCommand _getOne;
+        private readonly SqliteParameter _key, _now;
+
+        public ReadConnection(string connectionString)
+        {
+            Connection = new SqliteConnection(connectionString);
+            Connection.Open();
+            using (var pragma = Connection.CreateCommand())
+            {
+                pragma.CommandText = "PRAGMA busy_timeout=5000;";
+                pragma.ExecuteNonQuery();
+            }
+            _getOne = Connection.CreateCommand();
+            _getOne.CommandText = "SELECT value, version FROM kv WHERE key = $k AND (expires_at IS NULL OR expires_at > $now)";
+            _key = _getOne.Parameters.Add("$k", SqliteType.Text);
+            _now = _getOne.Parameters.Add("$now", SqliteType.Integer);
+            _getOne.Prepare();
+        }
+
+        public SqliteConnection Connection { get; }
+
+        public StoredItem? Get(string key, long now)
+        {
+            (_key.Value, _now.Value) = (key, now);
+            using var reader = _getOne.ExecuteReader();
+            return reader.Read() ? new StoredItem(key, (byte[])reader[0], reader.GetInt64(1).ToString()) : null;
+        }
+
+        public void Dispose()
+        {
+            _getOne.Dispose();
+            Connection.Dispose();
+        }
     }
 
     public async Task ExecuteAsync(IReadOnlyList<StateOperation> operations, CancellationToken cancellationToken = default)

@@ -82,6 +82,11 @@ internal static class HotPathProfile
             await WriteAnswerAsync();
             return;
         }
+        if (Environment.GetEnvironmentVariable("PROFILE_ONLY") == "series")
+        {
+            await SeriesAnswerAsync();
+            return;
+        }
         if (Environment.GetEnvironmentVariable("PROFILE_ONLY") != "append") await QueryPathAsync();
         if (Environment.GetEnvironmentVariable("PROFILE_ONLY") == "query") return;
         foreach (var perGpu in new[] { 40, 200 })
@@ -160,6 +165,49 @@ internal static class HotPathProfile
             for (var i = 0; i < answers; i++) await WriteAsync();
             var perSample = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalNanoseconds / answers / samples.Length;
             Console.WriteLine($"  write a whole window's answer: {perSample:0.0} ns CPU/sample");
+        }
+    }
+
+    /// <summary>Bucketing whole windows and writing their <c>/series</c> answers, over and over for 20 s, for a profiler to
+    /// attach to: `PROFILE_ONLY=series Telemetry.Benchmarks profile`. With <c>PROFILE_DB</c> (an embedded host's
+    /// telemetry.db) the windows are real ones read from it; otherwise the synthetic windows of the query benchmarks.</summary>
+    private static async Task SeriesAnswerAsync()
+    {
+        var windows = new List<MetricSample[]>();
+        if (Environment.GetEnvironmentVariable("PROFILE_DB") is { Length: > 0 } db)
+        {
+            using var store = new SqliteKeyValueStore(db);
+            var reader = new WindowReader(store);
+            var gpus = await reader.ListGpusAsync(new Telemetry.Core.Queries.GpuListQuery(Limit: 16));
+            foreach (var gpu in gpus.Gpus)
+            {
+                using var page = await reader.QueryAsync(gpu.Gpu.Uuid, new(Limit: 10_000));
+                windows.Add([.. page!.Samples]);
+            }
+        }
+        else windows.Add(HotPathData.Samples(10_000, DateTime.UtcNow.Ticks));
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext
+        {
+            RequestServices = new ServiceCollection().AddLogging().AddTelemetryGateway().BuildServiceProvider(),
+            Response = { Body = Stream.Null },
+        };
+        var next = 0;
+        MetricSample[] Next() => windows[next++ % windows.Count];
+        var steps = new (string Name, Func<Task> Run)[]
+        {
+            ("bucket a whole window into 500 points", () => { Telemetry.Core.Queries.SeriesBuilder.Build(Next(), null, null, 500).Dispose(); return Task.CompletedTask; }),
+            ("bucket + write its series", () => new SeriesJsonResult("GPU-0", Telemetry.Core.Queries.SeriesBuilder.Build(Next(), null, null, 500)).ExecuteAsync(context)),
+        };
+        for (var round = 0; round < 5; round++)
+        {
+            foreach (var (name, run) in steps)
+            {
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+                var clock = Stopwatch.StartNew();
+                var runs = 0;
+                for (; clock.Elapsed < TimeSpan.FromSeconds(2); runs++) await run();
+                Console.WriteLine($"  {name,-40} {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / runs:0.000} ms CPU each");
+            }
         }
     }
 

@@ -7,7 +7,8 @@ namespace Telemetry.Benchmarks;
 /// <c>probe URL [PATH] [REQUESTS] [WARMUP_SECONDS]</c>: sequential GETs of one path against a running gateway, each on a
 /// GPU picked at random from its list, read the way figures 5 and 8 read answers; prints p50/p90/p99/max and the
 /// slowest few. For looking at one query's distribution against a server started by hand with the settings under
-/// test (docs/performance.md, "Round two, fourth pass"). <c>{id}</c> in PATH stands for the GPU.
+/// test (docs/performance.md, "Round two, fourth pass"). <c>{id}</c> in PATH stands for the GPU; several paths
+/// separated by <c>|</c> take turns.
 /// </summary>
 internal static class Probe
 {
@@ -23,19 +24,30 @@ internal static class Probe
         if (uuids.Length == 0) throw new InvalidOperationException($"{baseUrl} lists no GPU: nothing to query.");
         var random = new Random(1);
         var buffer = new byte[64 * 1024];
-        string Next() => path.Replace("{id}", uuids[random.Next(uuids.Length)], StringComparison.Ordinal);
+        // Several paths separated by '|' take turns request by request, as figure 8's paths do.
+        var paths = path.Split('|');
+        string Next(string one) => one.Replace("{id}", uuids[random.Next(uuids.Length)], StringComparison.Ordinal);
 
-        for (var clock = Stopwatch.StartNew(); clock.Elapsed < warmUp;) await Figures.ReadToEndAsync(http, Next(), buffer);
-        var latencies = new List<double>(requests);
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < warmUp;)
+        {
+            foreach (var one in paths) await Figures.ReadToEndAsync(http, Next(one), buffer);
+        }
+        var latencies = Array.ConvertAll(paths, _ => new List<double>(requests));
         for (var i = 0; i < requests; i++)
         {
-            var clock = Stopwatch.StartNew();
-            await Figures.ReadToEndAsync(http, Next(), buffer);
-            latencies.Add(clock.Elapsed.TotalMilliseconds);
+            for (var p = 0; p < paths.Length; p++)
+            {
+                var clock = Stopwatch.StartNew();
+                await Figures.ReadToEndAsync(http, Next(paths[p]), buffer);
+                latencies[p].Add(clock.Elapsed.TotalMilliseconds);
+            }
         }
-        var slowest = latencies.Order().TakeLast(6).Select(ms => ms.ToString("0.0", CultureInfo.InvariantCulture));
-        Console.WriteLine($"{requests} x {path} on {uuids.Length} GPUs: p50 {Stats.Percentile(latencies, 50):0.00} ms, " +
-            $"p90 {Stats.Percentile(latencies, 90):0.00}, p99 {Stats.Percentile(latencies, 99):0.00}, max {latencies.Max():0.00}; " +
-            $"slowest {string.Join(", ", slowest)}");
+        for (var p = 0; p < paths.Length; p++)
+        {
+            var slowest = latencies[p].Order().TakeLast(6).Select(ms => ms.ToString("0.0", CultureInfo.InvariantCulture));
+            Console.WriteLine($"{requests} x {paths[p]} on {uuids.Length} GPUs: p50 {Stats.Percentile(latencies[p], 50):0.00} ms, " +
+                $"p90 {Stats.Percentile(latencies[p], 90):0.00}, p99 {Stats.Percentile(latencies[p], 99):0.00}, max {latencies[p].Max():0.00}; " +
+                $"slowest {string.Join(", ", slowest)}");
+        }
     }
 }

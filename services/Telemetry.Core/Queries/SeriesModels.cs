@@ -59,110 +59,119 @@ public static class SeriesBuilder
         var width = (long)Math.Max(1, Math.Ceiling(span / points));
 
         // A metric has at most one bucket per point and one per sample.
-        var filter = MetricFilter.For(metrics);
-        var buckets = new MetricBuckets(Math.Max(1, Math.Min(points, ordered.Count)));
+        var metricsSeen = new MetricSlots(MetricFilter.For(metrics), Math.Max(1, Math.Min(points, ordered.Count)));
         try
         {
-            // The bucket of the previous sample and where it ends: samples come in time order, so most fall in the
-            // bucket before them and skip the division (a tenth of the work, by profile, when each sample paid it).
+            // The bucket being filled and where it ends: samples come in time order, so a bucket's samples arrive
+            // together and the division finding a bucket is paid once per bucket, not once per sample (a tenth of the
+            // work, by profile, when each sample paid it).
             long bucket = -1, bucketFrom = long.MaxValue, bucketTo = long.MinValue;
             foreach (var run in SampleRuns.Of(ordered))
             {
                 foreach (ref readonly var sample in run.AsSpan())
                 {
                     var ticks = sample.Timestamp.Ticks;
-                    if (ticks < from.Ticks || ticks > to.Ticks || filter?.Wants(sample.MetricName) == false) continue;
+                    if (ticks < from.Ticks || ticks > to.Ticks) continue;
                     if (ticks < bucketFrom || ticks >= bucketTo)
                     {
+                        metricsSeen.Close(from.Ticks + bucket * width);
                         bucket = (ticks - from.Ticks) / width;
                         bucketFrom = from.Ticks + bucket * width;
                         bucketTo = bucketFrom + width;
                     }
-                    buckets.Of(sample.MetricName).Add(bucket, sample.Value);
+                    metricsSeen.Add(sample.MetricName, sample.Value);
                 }
             }
-
-            var series = new List<MetricSeries>(buckets.Count);
-            var rented = new SeriesPoint[buckets.Count][];
-            foreach (var metric in buckets.OrderBy(metric => metric.Name, StringComparer.Ordinal))
-            {
-                var metricPoints = metric.ToPoints(from.Ticks, width);
-                rented[series.Count] = metricPoints.Array!;
-                series.Add(new MetricSeries(metric.Name, metricPoints));
-            }
-            return new SeriesResult(from, to, width, series).Renting(rented);
+            metricsSeen.Close(from.Ticks + bucket * width);
+            return metricsSeen.ToResult(from, to, width);
         }
         finally
         {
-            buckets.Return();
+            metricsSeen.Return();
         }
     }
 
-    /// <summary>Each metric's buckets. The decoder hands out one string instance per name (MetricNames), so a
-    /// sample's metric is found by reference among a handful; another instance of a known name, by value.</summary>
-    private sealed class MetricBuckets(int capacity) : List<Buckets>
+    /// <summary>
+    /// The metrics met so far, each with the bucket being filled and the points closed before it. A sample's metric is
+    /// found by reference: the decoder hands out one string instance per name (MetricNames), and a window lists its
+    /// metrics in the same order scrape after scrape, so the slot after the previous sample's is tried first and
+    /// nearly always holds it; another instance of a known name is found by value.
+    /// </summary>
+    private sealed class MetricSlots(MetricFilter? filter, int capacity)
     {
-        private readonly Dictionary<string, Buckets> _byValue = new(StringComparer.Ordinal);
+        private readonly List<Slot> _slots = [];
+        private readonly Dictionary<string, Slot> _byValue = new(StringComparer.Ordinal);
+        private readonly List<Slot> _open = [];
+        private int _previous = -1;
 
-        public Buckets Of(string name)
+        public void Add(string name, double value)
         {
-            foreach (var known in CollectionsMarshal.AsSpan(this))
+            var slots = CollectionsMarshal.AsSpan(_slots);
+            var next = _previous + 1;
+            Slot slot;
+            if ((uint)next < (uint)slots.Length && ReferenceEquals(slots[next].Name, name)) slot = slots[next];
+            else slot = Find(name, slots);
+            _previous = slot.Position;
+            if (!slot.Wanted) return;
+            if (slot.Count == 0) _open.Add(slot);
+            slot.Add(value);
+        }
+
+        /// <summary>Ends the bucket starting at <paramref name="bucketStart"/>: each metric with samples in it gets a point.</summary>
+        public void Close(long bucketStart)
+        {
+            foreach (var slot in CollectionsMarshal.AsSpan(_open)) slot.Close(bucketStart);
+            _open.Clear();
+        }
+
+        public SeriesResult ToResult(DateTime from, DateTime to, long width)
+        {
+            var series = new List<MetricSeries>(_slots.Count);
+            var rented = new List<SeriesPoint[]>(_slots.Count);
+            foreach (var slot in _slots.Where(slot => slot.Wanted).OrderBy(slot => slot.Name, StringComparer.Ordinal))
+            {
+                // The result takes the slot's points: they go back to the pool when it is disposed.
+                rented.Add(slot.TakePoints(out var points));
+                series.Add(new MetricSeries(slot.Name, points));
+            }
+            return new SeriesResult(from, to, width, series).Renting([.. rented]);
+        }
+
+        public void Return()
+        {
+            foreach (var slot in _slots) slot.Return();
+        }
+
+        private Slot Find(string name, ReadOnlySpan<Slot> slots)
+        {
+            foreach (var known in slots)
             {
                 if (ReferenceEquals(known.Name, name)) return known;
             }
             if (!_byValue.TryGetValue(name, out var found))
             {
-                _byValue[name] = found = new Buckets(name, capacity);
-                Add(found);
+                _byValue[name] = found = new Slot(name, _slots.Count, filter?.Wants(name) ?? true, capacity);
+                _slots.Add(found);
             }
             return found;
         }
-
-        public void Return()
-        {
-            foreach (var buckets in this) buckets.Return();
-        }
     }
 
-    /// <summary>One metric's non-empty buckets in time order, in a pooled array: growing a list per metric made
-    /// ~0.5 MB of garbage per whole-window request, a gen-0 collection every few requests. The points handed out are
-    /// pooled too: as plain arrays they were ~170 kB of a whole window's answer, and the gen-0 collections they caused
-    /// (8 in 480 requests against the raw query's 1) were the slowest requests, so the p99 (docs/performance.md,
-    /// "seventh pass").</summary>
-    private sealed class Buckets(string name, int capacity)
+    /// <summary>One metric: the bucket being filled, and the points before it in a pooled array. Growing a list per
+    /// metric made ~0.5 MB of garbage per whole-window request, a gen-0 collection every few requests; as plain
+    /// arrays the points were ~170 kB of a whole window's answer, and the gen-0 collections they caused (8 in 480
+    /// requests against the raw query's 1) were the slowest requests, so the p99 (docs/performance.md, "seventh
+    /// pass"). Metrics not asked for get a slot too (so they are recognised) but nothing is kept for them.</summary>
+    private sealed class Slot(string name, int position, bool wanted, int capacity)
     {
-        private Accumulator[] _accumulators = ArrayPool<Accumulator>.Shared.Rent(capacity);
-        private int _count;
+        private SeriesPoint[]? _points = wanted ? ArrayPool<SeriesPoint>.Shared.Rent(capacity) : null;
+        private int _closed;
+        private double _min = double.PositiveInfinity, _max = double.NegativeInfinity, _sum, _last;
 
         public string Name { get; } = name;
-
-        public void Add(long bucket, double value)
-        {
-            // Samples come in time order, so a metric's buckets are met in order: only the last one can grow.
-            if (_count == 0 || _accumulators[_count - 1].Index != bucket) _accumulators[_count++] = new Accumulator(bucket);
-            _accumulators[_count - 1].Add(value);
-        }
-
-        public ArraySegment<SeriesPoint> ToPoints(long from, long width)
-        {
-            var points = ArrayPool<SeriesPoint>.Shared.Rent(_count);
-            for (var i = 0; i < _count; i++) points[i] = _accumulators[i].ToPoint(from, width);
-            return new ArraySegment<SeriesPoint>(points, 0, _count);
-        }
-
-        public void Return()
-        {
-            ArrayPool<Accumulator>.Shared.Return(_accumulators);
-            _accumulators = [];
-        }
-    }
-
-    private struct Accumulator(long index)
-    {
-        private double _min = double.PositiveInfinity, _max = double.NegativeInfinity, _sum, _last;
-        private int _count;
-
-        public readonly long Index { get; } = index;
+        public int Position { get; } = position;
+        public bool Wanted { get; } = wanted;
+        public int Count { get; private set; }
 
         public void Add(double value)
         {
@@ -171,10 +180,28 @@ public static class SeriesBuilder
             if (value > _max) _max = value;
             _sum += value;
             _last = value;
-            _count++;
+            Count++;
         }
 
-        public readonly SeriesPoint ToPoint(long from, long width) =>
-            new(new DateTime(from + Index * width, DateTimeKind.Utc), _min, _max, _sum / _count, _last, _count);
+        public void Close(long bucketStart)
+        {
+            _points![_closed++] = new SeriesPoint(new DateTime(bucketStart, DateTimeKind.Utc), _min, _max, _sum / Count, _last, Count);
+            (_min, _max, _sum, Count) = (double.PositiveInfinity, double.NegativeInfinity, 0, 0);
+        }
+
+        /// <summary>Hands the points over; the slot no longer returns them.</summary>
+        public SeriesPoint[] TakePoints(out ArraySegment<SeriesPoint> points)
+        {
+            var array = _points!;
+            points = new ArraySegment<SeriesPoint>(array, 0, _closed);
+            _points = null;
+            return array;
+        }
+
+        public void Return()
+        {
+            if (_points is { } array) ArrayPool<SeriesPoint>.Shared.Return(array);
+            _points = null;
+        }
     }
 }
