@@ -42,11 +42,20 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
     private const int MaxReadAttempts = 5;
     private readonly SegmentCache _decoded = new(cachedSamples, CacheMinimumAge, clock);
     private volatile DirectorySnapshot? _directory;
-    // The summary of each listed GPU's manifest version: a listing pages through manifests that mostly did not
-    // change since the last listing, and decoding a hundred of them was most of its work. One entry per GPU.
-    // Caches are validated by content, not ETag: Redis's versions are per key and start again at 1 after a delete
-    // (e.g. a flushed store), so an ETag alone could vouch for another value (components-contrib state/redis, HINCRBY).
-    private readonly ConcurrentDictionary<string, (byte[] Manifest, GpuOverview Overview)> _summaries = new(StringComparer.Ordinal);
+    // Each GPU's manifest as last decoded, with its summary once a listing asked for it: a listing pages through
+    // manifests that mostly did not change since the last listing, and decoding a hundred of them was most of its
+    // work; every query reads its GPU's manifest first, and decoding it was ~0.02 ms of each (docs/performance.md,
+    // "tenth pass"). One entry per GPU; readers never change a decoded manifest, so one is shared.
+    // Validated by content, not ETag: Redis's versions are per key and start again at 1 after a delete (e.g. a
+    // flushed store), so an ETag alone could vouch for another value (components-contrib state/redis, HINCRBY).
+    private readonly ConcurrentDictionary<string, KnownManifest> _manifests = new(StringComparer.Ordinal);
+
+    private sealed class KnownManifest(byte[] bytes, WindowManifest manifest)
+    {
+        public byte[] Bytes { get; } = bytes;
+        public WindowManifest Manifest { get; } = manifest;
+        public GpuOverview? Overview { get; set; }
+    }
 
     public Task<bool> IsStoreReachableAsync(CancellationToken cancellationToken = default) => store.PingAsync(cancellationToken);
 
@@ -67,7 +76,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
         var result = new Dictionary<string, GpuIdentity>(manifests.Count, StringComparer.Ordinal);
         foreach (var uuid in uuids)
         {
-            if (manifests.TryGetValue(WindowKeys.Manifest(uuid), out var item)) result[uuid] = WindowCodec.DecodeManifest(item.Value).Gpu;
+            if (manifests.TryGetValue(WindowKeys.Manifest(uuid), out var item)) result[uuid] = Decoded(uuid, item).Manifest.Gpu;
         }
         return result;
     }
@@ -111,7 +120,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
         {
             var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
             if (item is null) return null;
-            var page = await TryQueryAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
+            var page = await TryQueryAsync(Decoded(uuid, item).Manifest, query, cancellationToken).ConfigureAwait(false);
             if (page is not null) return page;
             if (attempt == MaxReadAttempts)
             {
@@ -130,7 +139,7 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
         {
             var item = await store.GetAsync(WindowKeys.Manifest(uuid), cancellationToken).ConfigureAwait(false);
             if (item is null) return null;
-            using var samples = await TryReadRangeAsync(WindowCodec.DecodeManifest(item.Value), query, cancellationToken).ConfigureAwait(false);
+            using var samples = await TryReadRangeAsync(Decoded(uuid, item).Manifest, query, cancellationToken).ConfigureAwait(false);
             if (samples is not null) return SeriesBuilder.Build(samples, query.Start, query.End, query.Points, query.Metrics);
             if (attempt == MaxReadAttempts)
             {
@@ -328,11 +337,17 @@ public sealed class WindowReader(IKeyValueStore store, int cachedSamples = Windo
 
     private GpuOverview OverviewOf(string uuid, StoredItem manifest)
     {
-        if (_summaries.TryGetValue(uuid, out var known) && known.Manifest.AsSpan().SequenceEqual(manifest.Value)) return known.Overview;
-        var decoded = WindowCodec.DecodeManifest(manifest.Value);
-        var overview = new GpuOverview(Summarise(decoded), LatestValues.ToSamples(decoded.Latest));
-        _summaries[uuid] = (manifest.Value, overview);
-        return overview;
+        var known = Decoded(uuid, manifest);
+        // Two listings at once may both make it; either is right.
+        return known.Overview ??= new GpuOverview(Summarise(known.Manifest), LatestValues.ToSamples(known.Manifest.Latest));
+    }
+
+    private KnownManifest Decoded(string uuid, StoredItem manifest)
+    {
+        if (_manifests.TryGetValue(uuid, out var known) && known.Bytes.AsSpan().SequenceEqual(manifest.Value)) return known;
+        var decoded = new KnownManifest(manifest.Value, WindowCodec.DecodeManifest(manifest.Value));
+        _manifests[uuid] = decoded;
+        return decoded;
     }
 
     private static GpuSummary Summarise(WindowManifest manifest) => new(

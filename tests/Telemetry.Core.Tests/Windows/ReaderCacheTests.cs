@@ -41,6 +41,29 @@ public sealed class ReaderCacheTests
     }
 
     [Fact]
+    public async Task A_manifest_that_changed_is_decoded_again_for_queries_series_and_overviews()
+    {
+        // The reader keeps each GPU's decoded manifest and reuses it while the stored bytes are the same: after an
+        // append every path must see the new manifest, not the one it decoded before.
+        var store = new MemoryKeyValueStore();
+        var gpu = Gpu(0, 0);
+        var writer = new WindowWriter(store, Options);
+        await writer.AppendAsync([new GpuSamples(gpu, Instants(0, 5))]);
+        var reader = new WindowReader(store);
+        Assert.Equal(50, (await reader.QueryAsync(gpu.Uuid, Everything))!.Samples.Count);
+        Assert.Equal(50, (await reader.ReadSeriesAsync(gpu.Uuid, new SeriesQuery()))!.Series.Sum(m => m.Points.Sum(p => p.Count)));
+        Assert.Equal(50, (await reader.GetGpuAsync(gpu.Uuid))!.Samples);
+
+        await writer.AppendAsync([new GpuSamples(gpu, Instants(5, 8))]);
+
+        Assert.Equal(80, (await reader.QueryAsync(gpu.Uuid, Everything))!.Samples.Count);
+        Assert.Equal(80, (await reader.ReadSeriesAsync(gpu.Uuid, new SeriesQuery()))!.Series.Sum(m => m.Points.Sum(p => p.Count)));
+        var overview = (await reader.GetGpuOverviewAsync(gpu.Uuid))!;
+        Assert.Equal(80, overview.Summary.Samples);
+        Assert.Equal(Instants(5, 8).Max(sample => sample.Timestamp), overview.Summary.LastSeen);
+    }
+
+    [Fact]
     public async Task Filtered_queries_leave_the_cached_samples_as_they_were()
     {
         var store = new MemoryKeyValueStore();
