@@ -206,7 +206,10 @@ internal static class HotPathProfile
                 var clock = Stopwatch.StartNew();
                 var runs = 0;
                 for (; clock.Elapsed < TimeSpan.FromSeconds(2); runs++) await run();
-                Console.WriteLine($"  {name,-40} {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / runs:0.000} ms CPU each");
+                var allocated = GC.GetAllocatedBytesForCurrentThread();
+                await run();
+                allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+                Console.WriteLine($"  {name,-40} {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds / runs:0.000} ms CPU each, {allocated:N0} B allocated");
             }
         }
     }
