@@ -69,32 +69,16 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
     /// <summary>One key through a statement its connection prepared once. Every query reads its GPU's manifest this
     /// way first; building, compiling and binding the general statement each time cost ~0.05 ms of a 0.6 ms
     /// <c>/series</c> request (docs/performance.md, "tenth pass").</summary>
-    public async Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default)
-    {
-        await _readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        ReadConnection? reader = null;
-        try
-        {
-            reader = RentReader();
-            return reader.Get(key, _clock.GetUtcNow().ToUnixTimeMilliseconds());
-        }
-        finally
-        {
-            if (reader is not null) _idleReaders.Add(reader);
-            _readSlots.Release();
-        }
-    }
+    public Task<StoredItem?> GetAsync(string key, CancellationToken cancellationToken = default) =>
+        ReadAsync(reader => reader.Get(key, _clock.GetUtcNow().ToUnixTimeMilliseconds()), cancellationToken);
 
     public async Task<IReadOnlyDictionary<string, StoredItem>> GetManyAsync(IReadOnlyCollection<string> keys, CancellationToken cancellationToken = default)
     {
         var result = new Dictionary<string, StoredItem>(keys.Count, StringComparer.Ordinal);
         if (keys.Count == 0) return result;
-        await _readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        ReadConnection? lent = null;
-        try
+        return await ReadAsync(reader =>
         {
-            lent = RentReader();
-            var connection = lent.Connection;
+            var connection = reader.Connection;
             var now = _clock.GetUtcNow().ToUnixTimeMilliseconds();
             // Several statements read one snapshot, as one did when reads and writes shared the gate.
             using var transaction = keys.Count > MaxKeysPerQuery ? connection.BeginTransaction(deferred: true) : null;
@@ -118,13 +102,26 @@ public sealed class SqliteKeyValueStore : IKeyValueStore, IKeyListing, ISpaceRec
                     result[key] = new StoredItem(key, (byte[])rows[1], rows.GetInt64(2).ToString());
                 }
             }
+            return result;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs <paramref name="read"/> on a read connection while holding one of <see cref="_readSlots"/>, and
+    /// gives the connection back to the idle ones afterwards.</summary>
+    private async Task<T> ReadAsync<T>(Func<ReadConnection, T> read, CancellationToken cancellationToken)
+    {
+        await _readSlots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        ReadConnection? lent = null;
+        try
+        {
+            lent = RentReader();
+            return read(lent);
         }
         finally
         {
             if (lent is not null) _idleReaders.Add(lent);
             _readSlots.Release();
         }
-        return result;
     }
 
     /// <summary>An idle read connection, or a new one while fewer than <see cref="ReadConnections"/> exist
