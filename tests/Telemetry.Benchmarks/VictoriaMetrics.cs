@@ -359,7 +359,10 @@ internal static partial class Figures
                 $"ours: first sample stored {ours.FirstStoredSeconds:0.00} s after start, {ours.FromFirstPerSecond:N0}/s from then, " +
                 $"{ours.TotalSeconds:0.0} s in all, service CPU {ours.SteadyCpuMicrosecondsPerSample:0.00} us/sample (steady); VictoriaMetrics: first row stored " +
                 $"{theirs.FirstStoredSeconds:0.00} s after start, {theirs.FromFirstPerSecond:N0}/s from then, {theirs.TotalSeconds:0.0} s in all, " +
-                $"CPU {theirs.SteadyCpuMicrosecondsPerSample:0.00} us/sample (steady; the import client's JSON was built before its clock started)" +
+                (double.IsFinite(theirs.SteadyCpuMicrosecondsPerSample)
+                    ? $"CPU {theirs.SteadyCpuMicrosecondsPerSample:0.00} us/sample (steady; the import client's JSON was built before its clock started)"
+                    // Its counter passed a quarter and the end in the same poll: no steady stretch to divide its CPU by.
+                    : "CPU per sample not measured (no steady stretch)") +
                 (id == "8-ingest-steady" && !SteadyMeasured(theirs)
                     ? "; VictoriaMetrics' counter went from under a quarter to all in one 20 ms poll, so its rate over the whole import " +
                       $"(first body sent to last row stored, {theirs.FromFeedPerSecond:N0}/s) stands in for its steady rate"
