@@ -49,9 +49,10 @@ internal sealed class AppProcess : IAsyncDisposable
     /// <summary>Starts <c>Telemetry.{service}.dll</c> with <paramref name="environment"/> (plus a free port for its
     /// health endpoints, set as <paramref name="healthPortSetting"/>, and a free METRICS_PORT) and waits until it
     /// reports ready. The embedded service serves health on its API port, <c>PORT</c>.</summary>
-    /// <param name="dll">Another build of the service (figure 9 runs a ReadyToRun publish).</param>
+    /// <param name="dll">Another build of the service (figure 9 runs a ReadyToRun publish), or another program.</param>
+    /// <param name="arguments">Its command line after the dll.</param>
     public static async Task<AppProcess> StartAsync(string service, IReadOnlyDictionary<string, string> environment, TimeSpan timeout,
-        string healthPortSetting = "HEALTH_PORT", string? dll = null)
+        string healthPortSetting = "HEALTH_PORT", string? dll = null, IReadOnlyList<string>? arguments = null)
     {
         dll ??= Path.Combine(Paths.RepositoryRoot, "services", $"Telemetry.{service}", "bin", "Release", "net10.0", $"Telemetry.{service}.dll");
         if (!File.Exists(dll))
@@ -67,6 +68,7 @@ internal sealed class AppProcess : IAsyncDisposable
         };
         if (pdeathsig) foreach (var arg in new[] { "--pdeathsig", "KILL", "--", "dotnet" }) info.ArgumentList.Add(arg);
         info.ArgumentList.Add(dll);
+        foreach (var argument in arguments ?? []) info.ArgumentList.Add(argument);
         info.Environment[healthPortSetting] = healthPort.ToString(CultureInfo.InvariantCulture);
         info.Environment["METRICS_PORT"] = metricsPort.ToString(CultureInfo.InvariantCulture);
         info.Environment["LOG_LEVEL"] = "Warning";

@@ -251,7 +251,11 @@ internal sealed record QueryTiming(List<double> Full, List<double> Tenth, double
 
 /// <summary>Ours only: <c>/series</c> over the whole window (the dashboard's chart request), taking turns with the raw
 /// queries; CPU in ms per request.</summary>
-internal sealed record SeriesTiming(List<double> Latencies, double CpuMs, int Points, long Bytes);
+internal sealed record SeriesTiming(List<double> Latencies, double CpuMs, int Points, long Bytes, BytesFloor Floor);
+
+/// <summary>One whole-window answer and one <c>/series</c> answer of ours, served from memory by <see cref="BytesServer"/>
+/// in the same turns as the real queries: latencies in ms.</summary>
+internal sealed record BytesFloor(List<double> Full, List<double> Series);
 
 internal static partial class Figures
 {
@@ -346,8 +350,17 @@ internal static partial class Figures
                 "our raw whole-window query (8-full), taking turns with it", "well under the raw query", p99 <= 0.5 * rawP99,
                 $"p50 {Stats.Percentile(ourSeries.Latencies, 50):0.00} vs {Stats.Percentile(ourQueries.Full, 50):0.00} ms; server process CPU " +
                 $"{ourSeries.CpuMs:0.00} vs {ourQueries.FullCpuMs:0.00} ms/request; VictoriaMetrics whole-window " +
-                $"export p99 {Stats.Percentile(theirQueries.Full, 99):0.00} ms; {ourSeries.Latencies.Count} sequential requests"));
+                $"export p99 {Stats.Percentile(theirQueries.Full, 99):0.00} ms; the same bytes from memory (8-series-floor): " +
+                $"{FloorRatio(ourSeries.Floor):0.00}; {ourSeries.Latencies.Count} sequential requests"));
+            // No target: the floor under 8-series. Both answers' bytes sent by a process that does nothing else, in the same
+            // turns, say how low 8-series could go with no store read, no bucketing and no formatting at all.
+            reporter.Add(new Figure("8-series-floor", $"Query p99, one /series answer ({ourSeries.Bytes / 1024:N0} KiB) from memory vs one whole-window " +
+                $"answer ({ourQueries.FullBytes / 1024:N0} KiB) from memory, a bare Kestrel process, same turns",
+                Stats.Percentile(ourSeries.Floor.Series, 99), "ms", Stats.Percentile(ourSeries.Floor.Full, 99), "the whole-window answer's bytes from memory, same turns",
+                Note: $"p50 {Stats.Percentile(ourSeries.Floor.Series, 50):0.00} vs {Stats.Percentile(ourSeries.Floor.Full, 50):0.00} ms; the lowest " +
+                $"ratio 8-series could show with answers of these sizes; {ourSeries.Floor.Series.Count} sequential requests each"));
         }
+        static double FloorRatio(BytesFloor floor) => Stats.Percentile(floor.Series, 99) / Stats.Percentile(floor.Full, 99);
         foreach (var (id, name, real, baseline) in new[]
         {
             ("8-ingest-start", "from process start until the last is queryable", ours.FromStartPerSecond, theirs.FromStartPerSecond),
@@ -513,10 +526,13 @@ internal static partial class Figures
         TimeSpan warmUp, int fullRequests, int tenthRequests)
     {
         var series = await OurSeriesPathAsync(ours.Http);
+        await using var floor = await BytesFloorAsync(await ours.Http.GetByteArrayAsync(ours.Full(0)), await ours.Http.GetByteArrayAsync(series.Path(0)));
         await WarmUpAsync(ours.Http, warmUp, ours.Full, ours.Tenth, series.Path);
         await WarmUpAsync(theirs.Http, warmUp, theirs.Full, theirs.Tenth);
+        await WarmUpAsync(floor.Http, TimeSpan.FromSeconds(5), _ => "/bytes/full", _ => "/bytes/series");
         var theirBefore = theirs.Cpu();
-        var full = await TakeTurnsAsync([(ours.Http, ours.Full), (theirs.Http, theirs.Full), (ours.Http, series.Path)], fullRequests);
+        var full = await TakeTurnsAsync([(ours.Http, ours.Full), (theirs.Http, theirs.Full), (ours.Http, series.Path),
+            (floor.Http, _ => "/bytes/full"), (floor.Http, _ => "/bytes/series")], fullRequests);
         var (ourMiddle, theirMiddle) = (ours.Cpu(), theirs.Cpu());
         var tenth = await TakeTurnsAsync([(ours.Http, ours.Tenth), (theirs.Http, theirs.Tenth)], tenthRequests);
         var (ourAfter, theirAfter) = (ours.Cpu(), theirs.Cpu());
@@ -527,7 +543,30 @@ internal static partial class Figures
                 ours.FullSamples, ours.TenthSamples, ours.FullBytes),
             new QueryTiming(full[1], tenth[1], (theirMiddle - theirBefore).TotalMilliseconds / fullRequests,
                 (theirAfter - theirMiddle).TotalMilliseconds / tenthRequests, theirs.FullSamples, theirs.TenthSamples, theirs.FullBytes),
-            new SeriesTiming(full[2], seriesCpu, series.Points, series.Bytes));
+            new SeriesTiming(full[2], seriesCpu, series.Points, series.Bytes, new BytesFloor(full[3], full[4])));
+    }
+
+    /// <summary>A <see cref="BytesServer"/> process holding <paramref name="full"/> and <paramref name="series"/>.</summary>
+    private static async Task<BytesFloorServer> BytesFloorAsync(byte[] full, byte[] series)
+    {
+        var directory = Directory.CreateTempSubdirectory("telemetry-bench-bytes-").FullName;
+        await File.WriteAllBytesAsync(Path.Combine(directory, "full"), full);
+        await File.WriteAllBytesAsync(Path.Combine(directory, "series"), series);
+        var process = await AppProcess.StartAsync("BytesServer", new Dictionary<string, string> { ["BYTES_DIR"] = directory }, TimeSpan.FromMinutes(1),
+            healthPortSetting: "PORT", dll: typeof(BytesServer).Assembly.Location, arguments: ["child", "bytes"]);
+        return new BytesFloorServer(process, directory);
+    }
+
+    private sealed class BytesFloorServer(AppProcess process, string directory) : IAsyncDisposable
+    {
+        public HttpClient Http { get; } = new() { BaseAddress = new Uri($"http://127.0.0.1:{process.HealthPort}"), Timeout = TimeSpan.FromMinutes(2) };
+
+        public async ValueTask DisposeAsync()
+        {
+            Http.Dispose();
+            await process.DisposeAsync();
+            try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+        }
     }
 
     /// <summary>The server's CPU in ms per request over <paramref name="requests"/> sequential GETs of one path.</summary>
